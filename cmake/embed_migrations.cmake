@@ -1,0 +1,18 @@
+# Writes OUT, a C file holding every migration in FILES (sql/NNN_name.sql) as a
+# NUL-terminated byte array, in the order given, plus the table migrations.h declares.
+set(body "/* Generated from sql/ by cmake/embed_migrations.cmake; do not edit. */\n")
+string(APPEND body "#include <stddef.h>\n#include \"migrate.h\"\n\n")
+set(table "const struct migration migrations_embedded[] = {\n")
+set(count 0)
+foreach(f IN LISTS FILES)
+	get_filename_component(name ${f} NAME)
+	file(READ ${f} hex HEX)
+	string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+	string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)" "\\1\n\t" hex "${hex}")
+	string(APPEND body "static const char migration_${count}[] = {\n\t${hex}0x00\n};\n")
+	string(APPEND table "\t{ \"${name}\", migration_${count} },\n")
+	math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND table "};\nconst size_t migrations_embedded_count = ${count};\n")
+file(WRITE ${OUT}.tmp "${body}\n${table}")
+file(RENAME ${OUT}.tmp ${OUT})

@@ -1,0 +1,873 @@
+/*
+ * ictmonctl, the admin tool: migrations, agencies, API tokens and configuration
+ * checks, talking to PostgreSQL with blocking libpq. One table of commands drives
+ * parsing, dispatch and the usage text. Nothing here runs inside the daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "agency.h"
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+
+#define DEFAULT_CONFIG		ICTMON_SYSCONFDIR "/ictmon.conf"
+#define MAX_OVERRIDES		256
+#define MAX_ARGS		2
+#define MAX_OPTIONS		4
+#define IMPORT_MAX_BYTES	(16 * 1024 * 1024)
+#define EXPIRES_MAX_DAYS	36500
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the command could not do its work */
+	EXIT_USAGE = 2,		/* the command line is wrong */
+};
+
+/* What a command needs before it runs. */
+enum needs {
+	NEEDS_NOTHING,
+	NEEDS_CONFIG,
+	NEEDS_DB,		/* then a connection (db_open), any schema: migrate */
+	NEEDS_SCHEMA,		/* then a connection to a database of this build's schema */
+};
+
+struct ctl;
+
+struct command {
+	const char	*group;		/* "agency", or NULL for a one-word command */
+	const char	*name;
+	const char	*synopsis;	/* arguments and options, for the usage text */
+	int		 min_args, max_args;
+	const char	*options[MAX_OPTIONS];	/* --NAME VALUE options it takes */
+	enum needs	 needs;
+	int		(*run)(struct ctl *);
+	const char	*help;
+};
+
+struct ctl {
+	const char		*config_path;
+	const char		*overrides[MAX_OVERRIDES];
+	size_t			 noverrides;
+	const struct command	*cmd;
+	const char		*args[MAX_ARGS];
+	int			 nargs;
+	const char		*option_values[MAX_OPTIONS];	/* by index in cmd->options */
+	struct config		*cfg;
+	PGconn			*pg;
+};
+
+static int	cmd_migrate(struct ctl *);
+static int	cmd_agency_add(struct ctl *);
+static int	cmd_agency_import(struct ctl *);
+static int	cmd_agency_list(struct ctl *);
+static int	cmd_token_create(struct ctl *);
+static int	cmd_token_list(struct ctl *);
+static int	cmd_token_revoke(struct ctl *);
+static int	cmd_config_check(struct ctl *);
+static int	cmd_config_defaults(struct ctl *);
+static int	cmd_config_show(struct ctl *);
+
+static const struct command commands[] = {
+	{ NULL, "migrate", "", 0, 0, { NULL }, NEEDS_DB, cmd_migrate,
+	  "apply the pending schema migrations" },
+	{ "agency", "add", "CODE NAME [--parent CODE]", 2, 2, { "parent" }, NEEDS_SCHEMA,
+	  cmd_agency_add, "add an agency, or rename it (and move it with --parent)" },
+	{ "agency", "import", "FILE", 1, 1, { NULL }, NEEDS_SCHEMA, cmd_agency_import,
+	  "import Chile's institutions.csv (Partida;Capítulo;Programa;Name)" },
+	{ "agency", "list", "", 0, 0, { NULL }, NEEDS_SCHEMA, cmd_agency_list,
+	  "list the agencies" },
+	{ "token", "create", "--role agency|analyst|admin [--agency CODE] [--name TEXT] "
+	  "[--expires-in DAYS]", 0, 0, { "role", "agency", "name", "expires-in" },
+	  NEEDS_SCHEMA, cmd_token_create,
+	  "create an API token and print it, alone, on stdout" },
+	{ "token", "list", "", 0, 0, { NULL }, NEEDS_SCHEMA, cmd_token_list,
+	  "list the API tokens (never the tokens or their hashes)" },
+	{ "token", "revoke", "ID", 1, 1, { NULL }, NEEDS_SCHEMA, cmd_token_revoke,
+	  "revoke an API token" },
+	{ "config", "check", "", 0, 0, { NULL }, NEEDS_NOTHING, cmd_config_check,
+	  "check the configuration: \"configuration OK\" or every error" },
+	{ "config", "defaults", "", 0, 0, { NULL }, NEEDS_NOTHING, cmd_config_defaults,
+	  "print the commented configuration file with every default" },
+	{ "config", "show", "", 0, 0, { NULL }, NEEDS_CONFIG, cmd_config_show,
+	  "print the effective configuration (secrets hidden)" },
+};
+
+#define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+static void	say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Everything but a command's output goes to stderr, so that stdout can be captured. */
+static void
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ictmonctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+command_line(const struct command *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s%s", c->group ? c->group : "", c->group ? " " : "",
+	    c->name, c->synopsis[0] ? " " : "", c->synopsis);
+}
+
+static void
+usage(FILE *out)
+{
+	char line[256];
+
+	fputs("usage: ictmonctl [-c FILE] [-s key=value]... COMMAND [ARGS]\n"
+	    "  -c FILE       configuration file (default " DEFAULT_CONFIG " when it exists)\n"
+	    "  -s key=value  set a configuration key, over the file\n"
+	    "commands:\n", out);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		command_line(&commands[i], line, sizeof(line));
+		fprintf(out, "  %s\n      %s\n", line, commands[i].help);
+	}
+}
+
+/* A mistake on the command line: says what, shows how, exits 2. */
+static int	usage_error(const struct command *c, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const struct command *c, const char *fmt, ...)
+{
+	va_list	ap;
+	char	line[256];
+
+	fputs("ictmonctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (c == NULL) {
+		usage(stderr);
+	} else {
+		command_line(c, line, sizeof(line));
+		fprintf(stderr, "usage: ictmonctl [-c FILE] [-s key=value]... %s\n", line);
+	}
+	return EXIT_USAGE;
+}
+
+/* The command named by the first one or two words; *used says how many. */
+static const struct command *
+find_command(int argc, char **argv, int *used)
+{
+	bool group_known = false;
+
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct command *c = &commands[i];
+
+		if (c->group == NULL && strcmp(argv[0], c->name) == 0) {
+			*used = 1;
+			return c;
+		}
+		if (c->group != NULL && strcmp(argv[0], c->group) == 0) {
+			group_known = true;
+			if (argc > 1 && strcmp(argv[1], c->name) == 0) {
+				*used = 2;
+				return c;
+			}
+		}
+	}
+	if (group_known && argc > 1)
+		usage_error(NULL, "unknown command \"%s %s\"", argv[0], argv[1]);
+	else if (group_known)
+		usage_error(NULL, "\"%s\" needs a subcommand", argv[0]);
+	else
+		usage_error(NULL, "unknown command \"%s\"", argv[0]);
+	return NULL;
+}
+
+/* Positional arguments and --name VALUE (or --name=VALUE) options, in any order. */
+static int
+parse_command_args(struct ctl *ctl, int argc, char **argv)
+{
+	const struct command	*c = ctl->cmd;
+	bool			 only_args = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char	*arg = argv[i], *value, *eq;
+		size_t		 namelen;
+		int		 k;
+
+		if (only_args || strncmp(arg, "--", 2) != 0) {
+			if (ctl->nargs == c->max_args)
+				return usage_error(c, "unexpected argument \"%s\"", arg);
+			ctl->args[ctl->nargs++] = arg;
+			continue;
+		}
+		if (arg[2] == '\0') {
+			only_args = true;
+			continue;
+		}
+		eq = strchr(arg + 2, '=');
+		namelen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		for (k = 0; k < MAX_OPTIONS && c->options[k] != NULL; k++) {
+			if (strlen(c->options[k]) == namelen &&
+			    strncmp(c->options[k], arg + 2, namelen) == 0)
+				break;
+		}
+		if (k == MAX_OPTIONS || c->options[k] == NULL)
+			return usage_error(c, "unknown option \"%.*s\"", (int)namelen + 2, arg);
+		if (eq != NULL)
+			value = eq + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+			return usage_error(c, "--%s needs a value", c->options[k]);
+		if (ctl->option_values[k] != NULL)
+			return usage_error(c, "--%s given twice", c->options[k]);
+		ctl->option_values[k] = value;
+	}
+	if (ctl->nargs < c->min_args)
+		return usage_error(c, "missing arguments");
+	return EXIT_OK;
+}
+
+static const char *
+option(const struct ctl *ctl, const char *name)
+{
+	for (int k = 0; k < MAX_OPTIONS && ctl->cmd->options[k] != NULL; k++) {
+		if (strcmp(ctl->cmd->options[k], name) == 0)
+			return ctl->option_values[k];
+	}
+	return NULL;
+}
+
+/* A whole number in [min, max], digits only. */
+static bool
+parse_count(const char *text, long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static struct config *
+load_config(const struct ctl *ctl)
+{
+	struct config_errors	 errors = { 0 };
+	struct config		*cfg;
+
+	cfg = config_load(ctl->config_path, ctl->overrides, ctl->noverrides, &errors);
+	for (size_t i = 0; i < errors.count; i++)
+		say("%s", errors.lines[i]);
+	config_errors_clear(&errors);
+	return cfg;
+}
+
+/* libpq's message, first line only: its hints and context lines are for psql. */
+static const char *
+first_line(const char *msg, int *len)
+{
+	*len = (int)strcspn(msg, "\n");
+	return msg;
+}
+
+/* Runs one parameterised statement; NULL after saying why when it failed. */
+static PGresult *
+sql(struct ctl *ctl, const char *query, int nparams, const char *const *params)
+{
+	PGresult	*res;
+	const char	*msg, *detail;
+	int		 len;
+
+	res = PQexecParams(ctl->pg, query, nparams, NULL, params, NULL, NULL, 0);
+	if (res != NULL && (PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK))
+		return res;
+	if (res != NULL &&
+	    (msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) != NULL) {
+		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		say("database: %s%s%s%s", msg, detail ? " (" : "", detail ? detail : "",
+		    detail ? ")" : "");
+	} else {
+		msg = first_line(PQerrorMessage(ctl->pg), &len);
+		say("database: %.*s", len, msg);
+	}
+	PQclear(res);
+	return NULL;
+}
+
+/* A statement whose result is not needed. */
+static bool
+sql_run(struct ctl *ctl, const char *query, int nparams, const char *const *params)
+{
+	PGresult *res;
+
+	if ((res = sql(ctl, query, nparams, params)) == NULL)
+		return false;
+	PQclear(res);
+	return true;
+}
+
+/* Characters on a terminal: UTF-8 continuation bytes take no column. */
+static size_t
+text_width(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* A result as aligned columns under its column names; SQL NULL shows as "-". */
+static void
+print_table(const PGresult *res)
+{
+	int	 ncols = PQnfields(res), nrows = PQntuples(res);
+	size_t	*width;
+
+	if ((width = calloc((size_t)ncols, sizeof(*width))) == NULL)
+		return;
+	for (int c = 0; c < ncols; c++) {
+		width[c] = text_width(PQfname(res, c));
+		for (int r = 0; r < nrows; r++) {
+			size_t w = PQgetisnull(res, r, c) ? 1 :
+			    text_width(PQgetvalue(res, r, c));
+
+			if (w > width[c])
+				width[c] = w;
+		}
+	}
+	for (int r = -1; r < nrows; r++) {
+		for (int c = 0; c < ncols; c++) {
+			const char *v = r < 0 ? PQfname(res, c) :
+			    PQgetisnull(res, r, c) ? "-" : PQgetvalue(res, r, c);
+
+			if (c + 1 == ncols)
+				printf("%s\n", v);
+			else
+				printf("%s%*s  ", v, (int)(width[c] - text_width(v)), "");
+		}
+	}
+	free(width);
+}
+
+/*
+ * Connects, once the command line has been checked: a usage error should not wait
+ * for a database. Commands other than migrate also need the schema of this build.
+ */
+static int
+db_open(struct ctl *ctl)
+{
+	char	err[512];
+	int	version;
+
+	if ((ctl->pg = db_connect_blocking(ctl->cfg, "ictmonctl", err,
+	    sizeof(err))) == NULL) {
+		say("%s", err);
+		return EXIT_FAIL;
+	}
+	if (ctl->cmd->needs != NEEDS_SCHEMA)
+		return EXIT_OK;
+	if ((version = migrate_schema_version(ctl->pg, err, sizeof(err))) < 0) {
+		say("%s", err);
+		return EXIT_FAIL;
+	}
+	if (version < migrations_latest()) {
+		say("the database schema is at version %d, this ictmonctl needs %d: run "
+		    "`ictmonctl migrate`", version, migrations_latest());
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int
+cmd_migrate(struct ctl *ctl)
+{
+	char	err[512];
+	int	applied, version;
+
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+	if ((applied = migrate_apply(ctl->pg, stdout, err, sizeof(err))) < 0) {
+		say("migration failed: %s", err);
+		return EXIT_FAIL;
+	}
+	if ((version = migrate_schema_version(ctl->pg, err, sizeof(err))) < 0) {
+		say("%s", err);
+		return EXIT_FAIL;
+	}
+	if (applied == 0)
+		printf("schema is current at version %d\n", version);
+	else
+		printf("schema is now at version %d (%d migration%s applied)\n", version,
+		    applied, applied == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+/* The id of the agency with `code`, as text in id (24 bytes); false if none. */
+static bool
+agency_id(struct ctl *ctl, const char *code, char *id)
+{
+	const char	*params[1] = { code };
+	PGresult	*res;
+	bool		 found;
+
+	if ((res = sql(ctl, "SELECT id FROM agency WHERE code = $1", 1, params)) == NULL)
+		return false;
+	if ((found = PQntuples(res) == 1))
+		snprintf(id, 24, "%s", PQgetvalue(res, 0, 0));
+	else
+		say("no agency with code \"%s\"", code);
+	PQclear(res);
+	return found;
+}
+
+static int
+cmd_agency_add(struct ctl *ctl)
+{
+	static const char	 upsert[] =
+	    "INSERT INTO agency (code, name, parent_id, kind)"
+	    " VALUES ($1, $2, $3::bigint,"
+	    "  CASE WHEN $3::bigint IS NULL THEN 'ministry' ELSE 'service' END)"
+	    " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+	    "  parent_id = COALESCE(EXCLUDED.parent_id, agency.parent_id),"
+	    "  kind = CASE WHEN EXCLUDED.parent_id IS NULL THEN agency.kind"
+	    "   ELSE 'service' END"
+	    " RETURNING xmax = 0";
+	/* Would the new parent sit under the agency itself? */
+	static const char	 cycle[] =
+	    "WITH RECURSIVE up (id, parent_id, code) AS ("
+	    "  SELECT id, parent_id, code FROM agency WHERE code = $1"
+	    "  UNION SELECT a.id, a.parent_id, a.code FROM agency a"
+	    "  JOIN up ON a.id = up.parent_id)"
+	    " SELECT 1 FROM up WHERE code = $2";
+	const char		*code = ctl->args[0], *name = ctl->args[1];
+	const char		*parent = option(ctl, "parent");
+	const char		*params[3];
+	char			 parent_id[24];
+	PGresult		*res = NULL;
+	int			 rc = EXIT_FAIL;
+	bool			 inserted;
+
+	if (!agency_code_valid(code))
+		return usage_error(ctl->cmd, "\"%s\" is not an agency code (letters, "
+		    "digits, . _ -; at most %d)", code, AGENCY_CODE_MAX);
+	if (name[strspn(name, " \t")] == '\0')
+		return usage_error(ctl->cmd, "the name is empty");
+	if (parent != NULL && !agency_code_valid(parent))
+		return usage_error(ctl->cmd, "\"%s\" is not an agency code", parent);
+	if (parent != NULL && strcmp(parent, code) == 0)
+		return usage_error(ctl->cmd, "an agency cannot be its own parent");
+
+	if (db_open(ctl) != EXIT_OK)
+		goto out;
+	if (!sql_run(ctl, "BEGIN", 0, NULL))
+		goto out;
+	if (parent != NULL) {
+		if (!agency_id(ctl, parent, parent_id))
+			goto out;
+		params[0] = parent;
+		params[1] = code;
+		if ((res = sql(ctl, cycle, 2, params)) == NULL)
+			goto out;
+		if (PQntuples(res) > 0) {
+			say("%s is under %s: making it %s's parent would close a loop",
+			    parent, code, code);
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	params[0] = code;
+	params[1] = name;
+	params[2] = parent != NULL ? parent_id : NULL;
+	if ((res = sql(ctl, upsert, 3, params)) == NULL)
+		goto out;
+	inserted = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (!sql_run(ctl, "COMMIT", 0, NULL))
+		goto out;
+	printf("agency %s %s\n", code, inserted ? "added" : "updated");
+	rc = EXIT_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* The whole of a regular file, NUL-terminated, at most IMPORT_MAX_BYTES. */
+static char *
+read_file(const char *path, size_t *len)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		say("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		say("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > IMPORT_MAX_BYTES) {
+		say("%s: not a regular file of at most %d MiB", path,
+		    IMPORT_MAX_BYTES >> 20);
+		goto out;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		say("out of memory");
+		goto out;
+	}
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, buf + got, (size_t)st.st_size - got)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			say("%s: %s", path, strerror(errno));
+			free(buf);
+			buf = NULL;
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*len = got;
+out:
+	close(fd);
+	return buf;
+}
+
+static int
+cmd_agency_import(struct ctl *ctl)
+{
+	/* Re-importing a newer file renames and re-parents; agencies gone from the file
+	   stay, as data may point at them. */
+	static const char	 upsert[] =
+	    "INSERT INTO agency (code, name, parent_id, kind)"
+	    " VALUES ($1, $2, (SELECT id FROM agency WHERE code = $3), $4)"
+	    " ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name,"
+	    "  parent_id = EXCLUDED.parent_id, kind = EXCLUDED.kind"
+	    " RETURNING id";
+	/* Budget lines name agencies by Partida-Capítulo: the alias ingest looks up. */
+	static const char	 alias[] =
+	    "INSERT INTO agency_alias (scheme, identifier, agency_id)"
+	    " VALUES ('budget', $1, $2::bigint)"
+	    " ON CONFLICT (scheme, identifier) DO UPDATE SET agency_id = EXCLUDED.agency_id";
+	const char		*path = ctl->args[0];
+	struct agency_list	 list = { 0 };
+	PGresult		*res = NULL;
+	char			*buf = NULL, err[256], id[24];
+	const char		*params[4];
+	size_t			 len;
+	int			 rc = EXIT_FAIL;
+
+	if ((buf = read_file(path, &len)) == NULL)
+		goto out;
+	if (!agency_parse_institutions(buf, len, &list, err, sizeof(err))) {
+		say("%s: %s", path, err);
+		goto out;
+	}
+	if (db_open(ctl) != EXIT_OK)
+		goto out;
+	if (!sql_run(ctl, "BEGIN", 0, NULL))
+		goto out;
+	/* list has the ministries first: a service's parent is in place before it. */
+	for (size_t i = 0; i < list.count; i++) {
+		const struct agency_entry *e = &list.entries[i];
+
+		params[0] = e->code;
+		params[1] = e->name;
+		params[2] = e->parent[0] ? e->parent : NULL;
+		params[3] = agency_kind_name(e->kind);
+		if ((res = sql(ctl, upsert, 4, params)) == NULL) {
+			say("%s: line %lu: agency %s not imported", path, e->line, e->code);
+			goto out;
+		}
+		snprintf(id, sizeof(id), "%s", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		res = NULL;
+		params[1] = id;
+		if (!sql_run(ctl, alias, 2, params))
+			goto out;
+	}
+	if (!sql_run(ctl, "COMMIT", 0, NULL))
+		goto out;
+	printf("%zu ministries, %zu agencies imported (%zu programs skipped)\n",
+	    list.ministries, list.services, list.programs);
+	rc = EXIT_OK;
+out:
+	PQclear(res);
+	agency_list_free(&list);
+	free(buf);
+	return rc;
+}
+
+static int
+cmd_agency_list(struct ctl *ctl)
+{
+	PGresult *res;
+
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+	if ((res = sql(ctl, "SELECT a.code, a.kind, p.code AS parent, a.name"
+	    " FROM agency a LEFT JOIN agency p ON p.id = a.parent_id"
+	    " ORDER BY a.code COLLATE \"C\"", 0, NULL)) == NULL)
+		return EXIT_FAIL;
+	print_table(res);
+	PQclear(res);
+	return EXIT_OK;
+}
+
+static int
+cmd_token_create(struct ctl *ctl)
+{
+	static const char	 insert[] =
+	    "INSERT INTO api_token (token_hash, name, role, agency_id, expires_at)"
+	    " VALUES ($1, $2, $3, $4::bigint, now() + $5::integer * interval '1 day')"
+	    " RETURNING id, to_char(expires_at AT TIME ZONE 'UTC',"
+	    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+	const char		*role_text = option(ctl, "role");
+	const char		*agency = option(ctl, "agency");
+	const char		*name = option(ctl, "name");
+	const char		*expires = option(ctl, "expires-in");
+	const char		*params[5];
+	char			 token[AUTH_TOKEN_LEN + 1] = "";
+	char			 hash[AUTH_HASH_HEX_LEN + 1], agency_ident[24];
+	PGresult		*res = NULL;
+	enum role		 role;
+	long long		 days;
+	int			 rc = EXIT_FAIL;
+
+	if (role_text == NULL)
+		return usage_error(ctl->cmd, "--role is required");
+	if (!role_parse(role_text, &role))
+		return usage_error(ctl->cmd, "unknown role \"%s\" (agency, analyst or "
+		    "admin)", role_text);
+	if (role == ROLE_AGENCY && agency == NULL)
+		return usage_error(ctl->cmd, "an agency token needs --agency CODE");
+	if (role != ROLE_AGENCY && agency != NULL)
+		return usage_error(ctl->cmd, "only an agency token belongs to an agency; "
+		    "an %s token reads and writes for all", role_text);
+	if (agency != NULL && !agency_code_valid(agency))
+		return usage_error(ctl->cmd, "\"%s\" is not an agency code", agency);
+	if (expires != NULL && !parse_count(expires, 1, EXPIRES_MAX_DAYS, &days))
+		return usage_error(ctl->cmd, "--expires-in takes a number of days from 1 to "
+		    "%d", EXPIRES_MAX_DAYS);
+
+	if (!auth_token_generate(token, sizeof(token))) {
+		say("the system's random source failed: %s", strerror(errno));
+		goto out;
+	}
+	auth_token_hash(token, strlen(token), hash);
+	if (db_open(ctl) != EXIT_OK)
+		goto out;
+	if (!sql_run(ctl, "BEGIN", 0, NULL))
+		goto out;
+	if (agency != NULL && !agency_id(ctl, agency, agency_ident))
+		goto out;
+	params[0] = hash;
+	params[1] = name;
+	params[2] = role_name(role);
+	params[3] = agency != NULL ? agency_ident : NULL;
+	params[4] = expires;
+	if ((res = sql(ctl, insert, 5, params)) == NULL)
+		goto out;
+	/* Deliver before committing: a token that could not be shown is never stored. */
+	if (printf("%s\n", token) < 0 || fflush(stdout) == EOF) {
+		say("cannot write the token to stdout: %s; nothing stored", strerror(errno));
+		goto out;
+	}
+	if (!sql_run(ctl, "COMMIT", 0, NULL)) {
+		say("the token printed was NOT stored: do not use it");
+		goto out;
+	}
+	say("token %s created: role %s%s%s, %s%s", PQgetvalue(res, 0, 0), role_name(role),
+	    agency ? ", agency " : "", agency ? agency : "",
+	    expires ? "expires " : "never expires",
+	    expires ? PQgetvalue(res, 0, 1) : "");
+	rc = EXIT_OK;
+out:
+	explicit_bzero(token, sizeof(token));
+	PQclear(res);
+	return rc;
+}
+
+static int
+cmd_token_list(struct ctl *ctl)
+{
+	PGresult *res;
+
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+#define UTC_TIME(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+	if ((res = sql(ctl, "SELECT t.id, t.name, t.role, a.code AS agency,"
+	    " " UTC_TIME("t.created_at") " AS created,"
+	    " " UTC_TIME("t.expires_at") " AS expires,"
+	    " " UTC_TIME("t.revoked_at") " AS revoked,"
+	    " " UTC_TIME("t.last_used_at") " AS last_used"
+	    " FROM api_token t LEFT JOIN agency a ON a.id = t.agency_id"
+	    " ORDER BY t.id", 0, NULL)) == NULL)
+		return EXIT_FAIL;
+#undef UTC_TIME
+	print_table(res);
+	PQclear(res);
+	return EXIT_OK;
+}
+
+static int
+cmd_token_revoke(struct ctl *ctl)
+{
+	const char	*params[1] = { ctl->args[0] };
+	PGresult	*res = NULL;
+	long long	 id;
+	int		 rc = EXIT_FAIL;
+
+	if (!parse_count(ctl->args[0], 1, LLONG_MAX, &id))
+		return usage_error(ctl->cmd, "\"%s\" is not a token id", ctl->args[0]);
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+	if ((res = sql(ctl, "UPDATE api_token SET revoked_at = now()"
+	    " WHERE id = $1::bigint AND revoked_at IS NULL RETURNING id", 1,
+	    params)) == NULL)
+		goto out;
+	if (PQntuples(res) == 1) {
+		printf("token %lld revoked\n", id);
+		rc = EXIT_OK;
+		goto out;
+	}
+	PQclear(res);
+	if ((res = sql(ctl, "SELECT to_char(revoked_at AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM api_token WHERE id = $1::bigint",
+	    1, params)) == NULL)
+		goto out;
+	if (PQntuples(res) == 0) {
+		say("no token with id %lld", id);
+		goto out;
+	}
+	/* Revoking twice asks for a state that holds: not a failure. */
+	printf("token %lld was already revoked at %s\n", id, PQgetvalue(res, 0, 0));
+	rc = EXIT_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static int
+cmd_config_check(struct ctl *ctl)
+{
+	struct config *cfg;
+
+	if ((cfg = load_config(ctl)) == NULL)
+		return EXIT_FAIL;
+	config_free(cfg);
+	printf("configuration OK\n");
+	return EXIT_OK;
+}
+
+static int
+cmd_config_defaults(struct ctl *ctl)
+{
+	(void)ctl;
+	config_write_defaults(stdout);
+	return EXIT_OK;
+}
+
+static int
+cmd_config_show(struct ctl *ctl)
+{
+	config_write_effective(ctl->cfg, stdout);
+	return EXIT_OK;
+}
+
+/* Loads the configuration when the command needs one. */
+static int
+prepare(struct ctl *ctl)
+{
+	enum log_level level;
+
+	if (ctl->cmd->needs == NEEDS_NOTHING)
+		return EXIT_OK;
+	if ((ctl->cfg = load_config(ctl)) == NULL) {
+		say("the configuration has errors (%s)",
+		    ctl->config_path ? ctl->config_path : "built-in defaults");
+		return EXIT_FAIL;
+	}
+	if (log_level_parse(config_str(ctl->cfg, CFG_LOG_LEVEL), &level))
+		log_set_level(level);
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl	ctl = { 0 };
+	int		ch, used, rc;
+
+	/* '+': options end at the command; its own options are parsed after it. */
+	while ((ch = getopt(argc, argv, "+c:s:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			ctl.config_path = optarg;
+			break;
+		case 's':
+			if (ctl.noverrides == MAX_OVERRIDES)
+				return usage_error(NULL, "too many -s options (at most %d)",
+				    MAX_OVERRIDES);
+			ctl.overrides[ctl.noverrides++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind == argc)
+		return usage_error(NULL, "no command given");
+	if ((ctl.cmd = find_command(argc - optind, argv + optind, &used)) == NULL)
+		return EXIT_USAGE;
+	if ((rc = parse_command_args(&ctl, argc - optind - used,
+	    argv + optind + used)) != EXIT_OK)
+		return rc;
+	if (ctl.config_path == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		ctl.config_path = DEFAULT_CONFIG;
+
+	if ((rc = prepare(&ctl)) == EXIT_OK)
+		rc = ctl.cmd->run(&ctl);
+	/* A command that failed halfway leaves its transaction open: undo it. */
+	if (ctl.pg != NULL && PQtransactionStatus(ctl.pg) != PQTRANS_IDLE)
+		PQclear(PQexecParams(ctl.pg, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0));
+	if ((fflush(stdout) == EOF || ferror(stdout)) && rc == EXIT_OK) {
+		say("cannot write to stdout");
+		rc = EXIT_FAIL;
+	}
+	if (ctl.pg != NULL)
+		PQfinish(ctl.pg);
+	config_free(ctl.cfg);
+	return rc;
+}

@@ -1,0 +1,21 @@
+/*
+ * The API's route table and its handlers, one api_*.c file per resource.
+ */
+#ifndef ICTMON_API_H
+#define ICTMON_API_H
+
+#include <stddef.h>
+#include "http.h"
+
+extern const struct route	api_routes[];
+extern const size_t		api_nroutes;
+
+/* api_health.c */
+void	api_healthz(struct request *req);
+void	api_readyz(struct request *req);
+void	api_metrics(struct request *req);
+
+/* api_static.c: the dashboard's files under http.web_root */
+void	api_static(struct request *req);
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * Configuration: one table of keys (CONFIG_KEYS) is the truth for the parser, the
+ * validator, `ictmond -n` and the commented etc/ictmon.conf. The file is INI-style:
+ * `[section]` then `key = value`, `#` comments; key `listen` under `[http]` is
+ * `http.listen`, which is also how `-s http.listen=...` names it. Repeated sections of a
+ * family (`[feed.NAME]`) hold one collector each and have their own key table.
+ */
+#ifndef ICTMON_CONFIG_H
+#define ICTMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_INT,
+	CFG_BOOL,		/* true|false|yes|no|on|off|1|0 */
+	CFG_SECONDS,		/* integer with optional s|m|h|d suffix, stored in seconds */
+	CFG_BYTES,		/* integer with optional K|M|G (1024-based) suffix */
+	CFG_ADDR,		/* HOST:PORT or [V6]:PORT */
+	CFG_PATH,
+	CFG_URL,		/* http://, https://, smtp://, smtps:// */
+	CFG_ENUM,		/* one of `choices`, separated by | */
+	CFG_SECRET_FILE,	/* a path; the file's first line is the secret; the file
+				   must not be readable by others */
+};
+
+#define CFG_RESTART	0x01	/* a change takes effect only after a restart */
+#define CFG_REQUIRED	0x02	/* no default: must be set (section keys) */
+
+struct cfg_key {
+	const char	*name;
+	enum cfg_type	 type;
+	const char	*def;		/* NULL: unset unless given */
+	long long	 min, max;	/* for INT, SECONDS, BYTES; both 0: unbounded */
+	const char	*choices;	/* for ENUM */
+	int		 flags;
+	const char	*help;		/* one or more sentences, for etc/ictmon.conf */
+};
+
+/*
+ * The global keys. X(ID, name, type, default, min, max, choices, flags, help)
+ * Keys with a section go under [section] in the file; top-level keys have no dot.
+ */
+#define CONFIG_KEYS(X) \
+	X(LOG_LEVEL, "log.level", CFG_ENUM, "info", 0, 0, "error|warn|info|debug", 0, \
+	  "Least severe level written to stderr.") \
+	X(HTTP_LISTEN, "http.listen", CFG_ADDR, "127.0.0.1:8080", 0, 0, NULL, CFG_RESTART, \
+	  "Address and port of the HTTP API and dashboard.") \
+	X(HTTP_MAX_BODY, "http.max_body", CFG_BYTES, "64M", 1024, 1073741824LL, NULL, 0, \
+	  "Largest request body accepted; larger bodies get 413.") \
+	X(HTTP_MAX_HEADERS, "http.max_headers", CFG_BYTES, "16K", 1024, 1048576, NULL, 0, \
+	  "Largest total size of a request's headers.") \
+	X(HTTP_TIMEOUT, "http.timeout", CFG_SECONDS, "30", 1, 3600, NULL, 0, \
+	  "Seconds a connection may stay idle while reading a request or writing a reply.") \
+	X(HTTP_DRAIN_TIMEOUT, "http.drain_timeout", CFG_SECONDS, "15", 0, 600, NULL, 0, \
+	  "On SIGTERM, seconds to let requests in flight finish before exiting.") \
+	X(HTTP_WEB_ROOT, "http.web_root", CFG_PATH, ICTMON_DATADIR "/web", 0, 0, NULL, 0, \
+	  "Directory of the dashboard's static files, served at /.") \
+	X(DB_CONNINFO, "db.conninfo", CFG_STRING, "", 0, 0, NULL, CFG_RESTART, \
+	  "libpq connection string. Empty: libpq's PG* environment variables apply.") \
+	X(DB_PASSWORD_FILE, "db.password_file", CFG_SECRET_FILE, NULL, 0, 0, NULL, CFG_RESTART, \
+	  "File holding the database password (not readable by others).") \
+	X(DB_POOL, "db.pool", CFG_INT, "4", 1, 64, NULL, CFG_RESTART, \
+	  "Connections the daemon keeps open to PostgreSQL.") \
+	X(DB_QUEUE_MAX, "db.queue_max", CFG_INT, "1024", 1, 1000000, NULL, 0, \
+	  "Queries that may wait for a free connection; beyond this requests get 503.") \
+	X(DB_CONNECT_TIMEOUT, "db.connect_timeout", CFG_SECONDS, "5", 1, 300, NULL, 0, \
+	  "Seconds allowed for one connection attempt.") \
+	X(DB_RECONNECT_MAX, "db.reconnect_max", CFG_SECONDS, "30", 1, 3600, NULL, 0, \
+	  "Longest wait between reconnection attempts (the backoff doubles up to this).")
+
+enum cfg_id {
+#define CFG_ENUM_ID(id, ...) CFG_##id,
+	CONFIG_KEYS(CFG_ENUM_ID)
+#undef CFG_ENUM_ID
+	CFG__COUNT
+};
+
+/* Keys of a [feed.NAME] section: one collector each (see collectors/). */
+#define FEED_KEYS(X) \
+	X(KIND, "kind", CFG_ENUM, NULL, 0, 0, \
+	  "ocds_release_packages|ocds_record_packages|ocds_jsonl|budget_csv|projects_json", \
+	  CFG_REQUIRED, "What the feed publishes.") \
+	X(URL, "url", CFG_URL, NULL, 0, 0, NULL, CFG_REQUIRED, \
+	  "Where to fetch it (the first page of a paged API).") \
+	X(AGENCY, "agency", CFG_STRING, NULL, 0, 0, NULL, 0, \
+	  "Agency code the data belongs to; empty for multi-agency feeds such as OCDS.") \
+	X(SCHEDULE, "schedule", CFG_SECONDS, "1h", 60, 2592000, NULL, 0, \
+	  "Time between two pulls.") \
+	X(AUTH_HEADER_FILE, "auth_header_file", CFG_SECRET_FILE, NULL, 0, 0, NULL, 0, \
+	  "File holding one HTTP header line sent with each request, e.g. an API key.") \
+	X(MAX_SIZE, "max_size", CFG_BYTES, "1G", 1024, 17179869184LL, NULL, 0, \
+	  "Largest body accepted for one page.") \
+	X(TIMEOUT, "timeout", CFG_SECONDS, "300", 1, 86400, NULL, 0, \
+	  "Seconds allowed for one page.")
+
+enum feed_key_id {
+#define FEED_ENUM_ID(id, ...) FEED_##id,
+	FEED_KEYS(FEED_ENUM_ID)
+#undef FEED_ENUM_ID
+	FEED__COUNT
+};
+
+/* A family of repeated sections, `[prefix.NAME]`, and its key table. */
+struct cfg_family {
+	const char		*prefix;	/* "feed" */
+	const struct cfg_key	*keys;
+	size_t			 nkeys;
+	const char		*help;
+};
+
+struct cfg_value {
+	char		*text;		/* normalised text; NULL when unset */
+	long long	 number;	/* INT, SECONDS, BYTES; BOOL 0/1; ENUM choice index */
+	char		*secret;	/* SECRET_FILE: the file's content; NULL when unset */
+	int		 line;		/* where it was set: 0 default, -1 command line */
+};
+
+struct config_section {
+	const struct cfg_family	*family;
+	char			*name;		/* NAME of [prefix.NAME] */
+	struct cfg_value	*values;	/* family->nkeys entries */
+	int			 line;
+};
+
+struct config {
+	char			*path;		/* NULL: built-in defaults only */
+	struct cfg_value	 values[CFG__COUNT];
+	struct config_section	*sections;
+	size_t			 nsections;
+};
+
+/* Every error of one load, each a full sentence starting "FILE:LINE: ". */
+struct config_errors {
+	char	**lines;
+	size_t	  count;
+};
+
+extern const struct cfg_key	config_keys[CFG__COUNT];
+extern const struct cfg_family	config_families[];
+extern const size_t		config_nfamilies;
+
+/*
+ * Loads `path` (NULL: defaults only), then applies `overrides` ("key=value", as given
+ * to -s; section keys as "feed.NAME.url=..."). Returns NULL with every problem in
+ * `errors`, or the config. The caller owns both.
+ */
+struct config	*config_load(const char *path, const char *const *overrides,
+		    size_t noverrides, struct config_errors *errors);
+/* The same from text in memory; `origin` names it in error messages. */
+struct config	*config_load_text(const char *text, const char *origin,
+		    const char *const *overrides, size_t noverrides,
+		    struct config_errors *errors);
+void		 config_free(struct config *cfg);
+void		 config_errors_clear(struct config_errors *errors);
+
+const char	*config_str(const struct config *cfg, enum cfg_id id);
+long long	 config_int(const struct config *cfg, enum cfg_id id);
+bool		 config_bool(const struct config *cfg, enum cfg_id id);
+const char	*config_secret(const struct config *cfg, enum cfg_id id);
+
+/* Sections of one family, in file order; returns how many. */
+size_t		 config_sections(const struct config *cfg, const char *prefix,
+		    const struct config_section **out, size_t max);
+const char	*section_str(const struct config_section *s, int key);
+long long	 section_int(const struct config_section *s, int key);
+const char	*section_secret(const struct config_section *s, int key);
+
+/*
+ * Names the CFG_RESTART keys whose value differs between `old` and `new` (a reload
+ * keeps the old value of those); returns how many, writing up to `max` names.
+ */
+size_t		 config_restart_changes(const struct config *old,
+		    const struct config *new, const char **names, size_t max);
+
+/* Splits "host:port" or "[v6]:port". */
+bool		 config_split_addr(const char *addr, char *host, size_t hostlen,
+		    unsigned short *port);
+
+/* The fully commented configuration file with every default: etc/ictmon.conf. */
+void		 config_write_defaults(FILE *out);
+/* The effective configuration, secrets shown as "(secret)". */
+void		 config_write_effective(const struct config *cfg, FILE *out);
+
+#endif
