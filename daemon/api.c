@@ -11,6 +11,12 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/healthz",	api_healthz,	ROLE_PUBLIC },
 	{ EVHTTP_REQ_GET,	"/readyz",	api_readyz,	ROLE_PUBLIC },
 	{ EVHTTP_REQ_GET,	"/metrics",	api_metrics,	ROLE_PUBLIC },
+	{ EVHTTP_REQ_POST,	"/v1/projects",	api_post_projects,	ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/projects",	api_get_projects,	ROLE_AGENCY },
+	{ EVHTTP_REQ_POST,	"/v1/procurement", api_post_procurement, ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/awards",	api_get_awards,	ROLE_AGENCY },
+	{ EVHTTP_REQ_POST,	"/v1/budget",	api_post_budget,	ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/budget",	api_get_budget,	ROLE_AGENCY },
 	/* The dashboard: tried only when no other route has the path. */
 	{ EVHTTP_REQ_GET,	"/*",		api_static,	ROLE_PUBLIC },
 };

@@ -26,6 +26,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 #define LOG_PATH_MAX		200
 #define RETRY_AFTER_SECONDS	"5"
@@ -70,6 +71,7 @@ struct http_server {
 	void				(*drained)(void *);
 	void				*drained_arg;
 	struct event			*drained_ev;
+	struct ratelimit		*limits;	/* per token (api.rate_limit) */
 };
 
 static const struct {
@@ -677,6 +679,26 @@ reply_unavailable(struct request *req, const char *message)
 	http_reply_error(req, 503, message, NULL);
 }
 
+/* The token's bucket (api.rate_limit, api.rate_burst); 429 when it is empty. */
+static bool
+rate_allowed(struct request *req, const struct principal *who)
+{
+	struct http_server	*srv = request_ctx(req)->srv;
+	const struct config	*cfg = srv->daemon->cfg;
+	unsigned		 wait;
+	char			 text[16];
+
+	wait = ratelimit_take(srv->limits, who->token_id,
+	    (double)config_int(cfg, CFG_API_RATE_LIMIT),
+	    (double)config_int(cfg, CFG_API_RATE_BURST), monotonic_now());
+	if (wait == 0)
+		return true;
+	snprintf(text, sizeof(text), "%u", wait);
+	http_set_header(req, "Retry-After", text);
+	http_reply_error(req, 429, "too many requests with this token: retry later", NULL);
+	return false;
+}
+
 static void
 on_auth(int status, const struct principal *who, void *arg)
 {
@@ -691,6 +713,8 @@ on_auth(int status, const struct principal *who, void *arg)
 			http_reply_error(req, 403, message, NULL);
 			return;
 		}
+		if (!rate_allowed(req, who))
+			return;
 		req->who = *who;
 		req->route->handler(req);
 		return;
@@ -839,6 +863,8 @@ http_server_new(struct ictmond *daemon, const struct route *routes, size_t nrout
 		goto fail;
 	if ((srv->drained_ev = evtimer_new(daemon->base, on_drained, srv)) == NULL)
 		goto fail;
+	if ((srv->limits = ratelimit_new()) == NULL)
+		goto fail;
 	evhttp_set_gencb(srv->http, on_request, srv);
 	/* Every reply names its own type; libevent's default is HTML. */
 	evhttp_set_default_content_type(srv->http, NULL);
@@ -937,5 +963,6 @@ http_server_free(struct http_server *srv)
 	}
 	if (srv->drained_ev != NULL)
 		event_free(srv->drained_ev);
+	ratelimit_free(srv->limits);
 	free(srv);
 }

@@ -15,11 +15,14 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <event2/event.h>
 
 #include "agency.h"
 #include "auth.h"
+#include "budget.h"
 #include "config.h"
 #include "db.h"
+#include "ingest.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -79,6 +82,7 @@ static int	cmd_token_revoke(struct ctl *);
 static int	cmd_config_check(struct ctl *);
 static int	cmd_config_defaults(struct ctl *);
 static int	cmd_config_show(struct ctl *);
+static int	cmd_import(struct ctl *);
 
 static const struct command commands[] = {
 	{ NULL, "migrate", "", 0, 0, { NULL }, NEEDS_DB, cmd_migrate,
@@ -103,6 +107,10 @@ static const struct command commands[] = {
 	  "print the commented configuration file with every default" },
 	{ "config", "show", "", 0, 0, { NULL }, NEEDS_CONFIG, cmd_config_show,
 	  "print the effective configuration (secrets hidden)" },
+	{ NULL, "import", "projects|procurement|budget FILE [--agency CODE] "
+	  "[--year YEAR --phase PHASE]", 2, 2, { "agency", "year", "phase" }, NEEDS_SCHEMA,
+	  cmd_import, "push a file as the API would, with analyst rights (a budget "
+	  "*.csv in the budget law layout needs --year and --phase)" },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -801,6 +809,151 @@ cmd_config_show(struct ctl *ctl)
 {
 	config_write_effective(ctl->cfg, stdout);
 	return EXIT_OK;
+}
+
+/* --- import: the API's ingest path, on a loop of our own ------------------------- */
+
+struct import_run {
+	struct event_base	*base;
+	struct db_pool		*pool;
+	struct event		*tick;
+	struct ingest_request	*req;
+	const struct config	*cfg;
+	int			 waited;	/* ticks waiting for the connection */
+	int			 status;	/* 0 until the ingest answered */
+};
+
+#define IMPORT_TICK_MS		100
+
+static void
+import_done(int status, json_t *reply, unsigned flags, void *arg)
+{
+	struct import_run	*run = arg;
+	json_t			*error, *details, *d;
+	char			*text;
+	size_t			 i;
+
+	run->status = status;
+	if (status < 300 && (text = json_dumps(reply, JSON_COMPACT)) != NULL) {
+		printf("%s\n", text);
+		free(text);
+	} else if ((error = json_object_get(reply, "error")) != NULL) {
+		say("%d: %s", status, json_string_value(json_object_get(error, "message")));
+		details = json_object_get(error, "details");
+		json_array_foreach(details, i, d) {
+			const char *pointer = json_string_value(json_object_get(d, "pointer"));
+
+			say("  %s%s%s", pointer != NULL ? pointer : "",
+			    pointer != NULL && *pointer != '\0' ? ": " : "",
+			    json_string_value(json_object_get(d, "message")));
+		}
+	} else
+		say("the import ended with status %d", status);
+	json_decref(reply);
+	event_base_loopbreak(run->base);
+}
+
+/* Waits for the pool's one connection, then hands the file to the ingest path. */
+static void
+import_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct import_run	*run = arg;
+	struct timeval		 tv = { 0, IMPORT_TICK_MS * 1000 };
+	const char		*why = NULL;
+
+	if (db_pool_ready(run->pool, &why)) {
+		ingest_submit(run->pool, run->cfg, run->req, import_done, run);
+		return;
+	}
+	if (++run->waited * IMPORT_TICK_MS >
+	    config_int(run->cfg, CFG_DB_CONNECT_TIMEOUT) * 2000) {
+		say("cannot reach the database: %s", why != NULL ? why : "unknown");
+		event_base_loopbreak(run->base);
+		return;
+	}
+	evtimer_add(run->tick, &tv);
+}
+
+static int
+cmd_import(struct ctl *ctl)
+{
+	static const char *const kinds[] = { "projects", "procurement", "budget" };
+	struct import_run		 run = { 0 };
+	struct ingest_request		 req = { 0 };
+	struct principal		 who = { 0 };
+	struct budget_csv_params	 params;
+	struct db_pool_params		 p = { 0 };
+	struct timeval			 now = { 0, 0 };
+	const char			*path = ctl->args[1], *agency = option(ctl, "agency");
+	const char			*dot;
+	char				*buf = NULL, err[160];
+	size_t				 len, k;
+	int				 rc = EXIT_FAIL;
+
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+		if (strcmp(ctl->args[0], kinds[k]) == 0)
+			break;
+	if (k == sizeof(kinds) / sizeof(kinds[0]))
+		return usage_error(ctl->cmd, "unknown kind \"%s\" (projects, procurement or "
+		    "budget)", ctl->args[0]);
+	req.kind = (enum ingest_kind)k;
+	dot = strrchr(path, '.');
+	req.format = req.kind == INGEST_BUDGET && dot != NULL && strcasecmp(dot, ".csv") == 0 ?
+	    INGEST_CSV : INGEST_JSON;
+	if (agency != NULL && !agency_code_valid(agency))
+		return usage_error(ctl->cmd, "\"%s\" is not an agency code", agency);
+	if (req.format == INGEST_CSV) {
+		if (!budget_csv_params_parse(option(ctl, "year"), option(ctl, "phase"),
+		    &params, err, sizeof(err)))
+			return usage_error(ctl->cmd, "--%s", err);
+		req.csv_year = params.fiscal_year;
+		req.csv_phase = params.phase;
+	} else if (option(ctl, "year") != NULL || option(ctl, "phase") != NULL)
+		return usage_error(ctl->cmd, "--year and --phase are for a budget law *.csv");
+
+	if ((buf = read_file(path, &len)) == NULL)
+		goto out;
+	if (db_open(ctl) != EXIT_OK)
+		goto out;
+	/* ictmonctl has no token: it acts as an analyst, and its batches name no token. */
+	who.role = ROLE_ANALYST;
+	snprintf(who.name, sizeof(who.name), "ictmonctl");
+	req.body = buf;
+	req.len = len;
+	req.who = &who;
+	req.default_agency = agency;
+	req.request_id = "ictmonctl";
+
+	p.conninfo = config_str(ctl->cfg, CFG_DB_CONNINFO);
+	p.password = config_secret(ctl->cfg, CFG_DB_PASSWORD_FILE);
+	p.size = 1;
+	p.queue_max = 1;
+	p.connect_timeout = (int)config_int(ctl->cfg, CFG_DB_CONNECT_TIMEOUT);
+	p.reconnect_max = (int)config_int(ctl->cfg, CFG_DB_RECONNECT_MAX);
+	p.schema_version = migrations_latest();
+	p.application_name = "ictmonctl";
+	run.req = &req;
+	run.cfg = ctl->cfg;
+	if ((run.base = event_base_new()) == NULL ||
+	    (run.tick = evtimer_new(run.base, import_tick, &run)) == NULL ||
+	    (run.pool = db_pool_new(run.base, &p)) == NULL) {
+		say("cannot set up the event loop");
+		goto out;
+	}
+	db_pool_start(run.pool);
+	evtimer_add(run.tick, &now);
+	event_base_dispatch(run.base);
+	if (run.status > 0 && run.status < 300)
+		rc = EXIT_OK;
+out:
+	if (run.pool != NULL)
+		db_pool_free(run.pool);
+	if (run.tick != NULL)
+		event_free(run.tick);
+	if (run.base != NULL)
+		event_base_free(run.base);
+	free(buf);
+	return rc;
 }
 
 /* Loads the configuration when the command needs one. */

@@ -71,41 +71,73 @@ utf8_clean(const char *text)
 	return out;
 }
 
-void
-issues_add(struct issue_list *l, long record, const char *pointer, const char *fmt, ...)
+/* Lists one issue; false only when memory ran out (the issue is still counted). */
+static bool
+list_issue(struct issue_list *l, long record, const char *pointer, const char *message)
 {
 	struct issue *items, *issue;
-	char *message = NULL;
-	va_list ap;
 	size_t cap;
-	int n;
 
 	l->total++;
 	if (l->count >= ISSUES_MAX_LISTED)
-		return;
+		return true;
 	if (l->count == l->cap) {
 		cap = l->cap ? l->cap * 2 : 16;
 		if ((items = realloc(l->items, cap * sizeof(*items))) == NULL)
-			return;
+			return false;
 		l->items = items;
 		l->cap = cap;
 	}
-	va_start(ap, fmt);
-	n = vasprintf(&message, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
 	issue = &l->items[l->count];
 	issue->record = record;
 	issue->pointer = utf8_clean(pointer != NULL ? pointer : "");
 	issue->message = utf8_clean(message);
-	free(message);
 	if (issue->pointer == NULL || issue->message == NULL) {
 		free(issue->pointer);
 		free(issue->message);
-		return;
+		return false;
 	}
 	l->count++;
+	return true;
+}
+
+void
+issues_add(struct issue_list *l, long record, const char *pointer, const char *fmt, ...)
+{
+	char *message = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&message, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		l->total++;
+		return;
+	}
+	(void)list_issue(l, record, pointer, message);
+	free(message);
+}
+
+bool
+issues_add_fieldv(struct issue_list *l, long record, const char *base, const char *field,
+    const char *fmt, va_list ap)
+{
+	char *pointer = NULL, *message = NULL;
+	bool ok = false;
+
+	if (field != NULL) {
+		if (asprintf(&pointer, "%s/%s", base, field) == -1)
+			pointer = NULL;
+	} else
+		pointer = strdup(base);
+	if (pointer != NULL && vasprintf(&message, fmt, ap) >= 0)
+		ok = list_issue(l, record, pointer, message);
+	else
+		l->total++;
+	free(pointer);
+	free(message);
+	return ok;
 }
 
 char *

@@ -18,4 +18,14 @@ void	api_metrics(struct request *req);
 /* api_static.c: the dashboard's files under http.web_root */
 void	api_static(struct request *req);
 
+/* api_ingest.c: agencies push their data (include/ingest.h) */
+void	api_post_projects(struct request *req);
+void	api_post_procurement(struct request *req);
+void	api_post_budget(struct request *req);
+
+/* api_read.c: what was stored, a page at a time */
+void	api_get_projects(struct request *req);
+void	api_get_awards(struct request *req);
+void	api_get_budget(struct request *req);
+
 #endif

@@ -69,7 +69,20 @@ struct cfg_key {
 	X(DB_CONNECT_TIMEOUT, "db.connect_timeout", CFG_SECONDS, "5", 1, 300, NULL, 0, \
 	  "Seconds allowed for one connection attempt.") \
 	X(DB_RECONNECT_MAX, "db.reconnect_max", CFG_SECONDS, "30", 1, 3600, NULL, 0, \
-	  "Longest wait between reconnection attempts (the backoff doubles up to this).")
+	  "Longest wait between reconnection attempts (the backoff doubles up to this).") \
+	X(API_RATE_LIMIT, "api.rate_limit", CFG_INT, "50", 0, 1000000, NULL, 0, \
+	  "Requests per second each API token may make on average; beyond, 429 with " \
+	  "Retry-After. 0 turns the limit off.") \
+	X(API_RATE_BURST, "api.rate_burst", CFG_INT, "100", 1, 1000000, NULL, 0, \
+	  "Requests a token may make at once, above its average rate.") \
+	X(API_PAGE_MAX, "api.page_max", CFG_INT, "1000", 1, 100000, NULL, 0, \
+	  "Largest page (the limit parameter) of the read API's lists.") \
+	X(INGEST_MAX_RECORDS, "ingest.max_records", CFG_INT, "1000000", 1, 100000000, \
+	  NULL, 0, "Records (projects, OCDS releases, budget lines) one push may hold; " \
+	  "a larger batch is refused with 422.") \
+	X(INGEST_STALE_AFTER, "ingest.stale_after", CFG_SECONDS, "10m", 10, 86400, NULL, \
+	  0, "A batch still running after this long is taken as abandoned: a request " \
+	  "with its Idempotency-Key may take it over.")
 
 enum cfg_id {
 #define CFG_ENUM_ID(id, ...) CFG_##id,

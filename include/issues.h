@@ -6,6 +6,8 @@
 #ifndef ICTMON_ISSUES_H
 #define ICTMON_ISSUES_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -26,6 +28,12 @@ struct issue_list {
 
 void	 issues_add(struct issue_list *l, long record, const char *pointer,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * An issue at `base` + "/" + `field` (field NULL: at base itself; field is taken as
+ * written, so a caller passes names without ~ or /). False when memory ran out.
+ */
+bool	 issues_add_fieldv(struct issue_list *l, long record, const char *base,
+	    const char *field, const char *fmt, va_list ap);
 /* A pointer below `base` for key or index: "/projects/17" + "planned_cost". */
 char	*issues_pointer(const char *base, const char *key);
 char	*issues_pointer_index(const char *base, size_t index);

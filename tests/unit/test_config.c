@@ -253,7 +253,7 @@ test_all_errors_reported_in_one_load(void **state)
 	assert_error("test.conf:6: http.timeout: '0' is out of range: 1s to 1h");
 	assert_error("test.conf:7: expected key = value, [section] or a # comment");
 	assert_error("test.conf:8: unknown section 'nosuch' (sections: log, http, db, "
-	    "feed.NAME)");
+	    "api, ingest, feed.NAME)");
 	assert_error("test.conf:12: db.pool is already set at line 11");
 	assert_error("test.conf:13: db.queue_max: '1e3' is not a whole number");
 	/* Keys of an unknown section are not reported one by one. */
@@ -523,7 +523,7 @@ test_unknown_section_rejected(void **state)
 {
 	assert_null(load("[smtp]\nhost = mail\n[http]\nlisten = 127.0.0.1:80\n"));
 	assert_error("test.conf:1: unknown section 'smtp' (sections: log, http, db, "
-	    "feed.NAME)");
+	    "api, ingest, feed.NAME)");
 	assert_int_equal(errors.count, 1);
 }
 
