@@ -13,10 +13,10 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "auth.h"
 #include "db.h"
+#include "digest.h"
 #include "log.h"
 
 #define TOKEN_RANDOM_BYTES	32
@@ -162,22 +162,10 @@ out:
 void
 auth_token_hash(const char *token, size_t len, char *hex)
 {
-	static const char	digits[] = "0123456789abcdef";
-	unsigned char		md[EVP_MAX_MD_SIZE];
-	unsigned int		mdlen = 0;
-
-	/* An empty string matches no stored hash (the schema checks their shape). */
-	hex[0] = '\0';
-	if (!EVP_Digest(token, len, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen * 2 != AUTH_HASH_HEX_LEN) {
+	/* On failure hex is "", which matches no stored hash (the schema checks their
+	   shape). */
+	if (!sha256_hex(token, len, hex))
 		log_error("auth", "SHA-256 failed");
-		return;
-	}
-	for (unsigned int i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[AUTH_HASH_HEX_LEN] = '\0';
 }
 
 bool

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
+#include "digest.h"
 #include "migrate.h"
 
 /*
@@ -24,7 +24,7 @@
 #define MIGRATION_DIGITS_MIN	3
 #define MIGRATION_DIGITS_MAX	9
 
-#define CHECKSUM_HEX_LEN	64
+#define CHECKSUM_HEX_LEN	SHA256_HEX_LEN
 
 static const char *const lock_key[] = { MIGRATE_LOCK_KEY };
 
@@ -269,19 +269,7 @@ out:
 static bool
 migration_checksum(const struct migration *m, char hex[CHECKSUM_HEX_LEN + 1])
 {
-	static const char	 digits[] = "0123456789abcdef";
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0, i;
-
-	if (EVP_Digest(m->sql, strlen(m->sql), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen * 2 != CHECKSUM_HEX_LEN)
-		return false;
-	for (i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0x0f];
-	}
-	hex[CHECKSUM_HEX_LEN] = '\0';
-	return true;
+	return sha256_hex(m->sql, strlen(m->sql), hex);
 }
 
 /*

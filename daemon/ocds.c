@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
+#include "digest.h"
 #include "issues.h"
 #include "ocds.h"
 #include "sjson.h"
@@ -668,23 +668,6 @@ static size_t
 size_of(const char *s)
 {
 	return s != NULL ? strlen(s) + 1 : 0;
-}
-
-static bool
-sha256_hex(const char *data, size_t len, char hex[65])
-{
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen = 0;
-	static const char digits16[] = "0123456789abcdef";
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return false;
-	for (unsigned int i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits16[md[i] >> 4];
-		hex[2 * i + 1] = digits16[md[i] & 0xf];
-	}
-	hex[64] = '\0';
-	return true;
 }
 
 static int

@@ -10,10 +10,10 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "agency.h"
 #include "copy.h"
+#include "digest.h"
 #include "fieldcheck.h"
 #include "issues.h"
 #include "project.h"
@@ -431,23 +431,6 @@ canonical(const struct record *rec)
 		}
 	}
 	return canon;
-}
-
-static bool
-sha256_hex(const char *data, size_t len, char hex[65])
-{
-	static const char	digits16[] = "0123456789abcdef";
-	unsigned char		md[EVP_MAX_MD_SIZE];
-	unsigned int		mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return false;
-	for (unsigned int i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits16[md[i] >> 4];
-		hex[2 * i + 1] = digits16[md[i] & 0xf];
-	}
-	hex[64] = '\0';
-	return true;
 }
 
 /* A PostgreSQL array literal of the strings of `tags` (NULL: empty), every one quoted. */
