@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
 
@@ -89,9 +90,7 @@ struct db_conn {
 	PGresult		*op_res;	/* the first error, else the latest */
 	db_result_cb		 op_cb;
 	void			*op_arg;
-	const char		*copy_data;
-	size_t			 copy_len;
-	size_t			 copy_sent;
+	struct evbuffer		*copy_buf;	/* the COPY data, drained as sent */
 
 	bool			 release_pending;	/* released mid-statement */
 };
@@ -364,7 +363,7 @@ conn_close(struct db_conn *c)
 	c->op_res = NULL;
 	c->phase = OP_NONE;
 	c->op_copy = false;
-	c->copy_data = NULL;
+	c->copy_buf = NULL;
 	c->flushing = false;
 }
 
@@ -646,7 +645,7 @@ conn_complete(struct db_conn *c)
 	c->op_res = NULL;
 	c->phase = OP_NONE;
 	c->op_copy = false;
-	c->copy_data = NULL;
+	c->copy_buf = NULL;
 	c->op_cb = NULL;
 	c->op_arg = NULL;
 
@@ -695,6 +694,24 @@ result_is_error(const PGresult *res)
 	}
 }
 
+static bool
+copy_left(const struct db_conn *c)
+{
+	return c->copy_buf != NULL && evbuffer_get_length(c->copy_buf) > 0;
+}
+
+/* The next piece of COPY data, at most DB_COPY_CHUNK bytes, contiguous. */
+static const char *
+copy_next(struct db_conn *c, size_t *len)
+{
+	struct evbuffer_iovec	v;
+
+	if (evbuffer_peek(c->copy_buf, -1, NULL, &v, 1) < 1)
+		v.iov_len = 0;
+	*len = v.iov_len < DB_COPY_CHUNK ? v.iov_len : DB_COPY_CHUNK;
+	return v.iov_base;
+}
+
 /* Sends COPY data while the socket takes it, then the end of the COPY. */
 static int
 conn_copy_push(struct db_conn *c)
@@ -702,18 +719,18 @@ conn_copy_push(struct db_conn *c)
 	size_t	n;
 	int	rc;
 
-	while (!c->flushing && c->copy_sent < c->copy_len) {
-		n = c->copy_len - c->copy_sent;
-		if (n > DB_COPY_CHUNK)
-			n = DB_COPY_CHUNK;
-		rc = PQputCopyData(c->pg, c->copy_data + c->copy_sent, (int)n);
+	while (!c->flushing && copy_left(c)) {
+		const char *data = copy_next(c, &n);
+
+		rc = PQputCopyData(c->pg, data, (int)n);
 		if (rc == -1)
 			return -1;
 		if (rc == 0) {
 			c->flushing = true;	/* retry when writable */
 			return 0;
 		}
-		c->copy_sent += n;
+		/* libpq has copied the bytes: the buffer's memory goes back as it is sent */
+		evbuffer_drain(c->copy_buf, n);
 		/* libpq would buffer everything: send before queueing more */
 		if (conn_flush(c) == -1)
 			return -1;
@@ -1172,15 +1189,13 @@ db_conn_execute(struct db_conn *c, const char *stmt, int nparams,
 }
 
 int
-db_conn_copy(struct db_conn *c, const char *copy_sql, const char *data, size_t len,
+db_conn_copy(struct db_conn *c, const char *copy_sql, struct evbuffer *data,
     db_result_cb cb, void *arg)
 {
 	if (conn_start(c, REQ_QUERY, copy_sql, 0, NULL, cb, arg) == -1)
 		return -1;
 	c->op_copy = true;
-	c->copy_data = data;
-	c->copy_len = data != NULL ? len : 0;
-	c->copy_sent = 0;
+	c->copy_buf = data;
 	return 0;
 }
 

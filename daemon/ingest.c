@@ -8,24 +8,26 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <openssl/evp.h>
 
 #include "budget.h"
 #include "config.h"
 #include "copy.h"
 #include "db.h"
+#include "digest.h"
 #include "http.h"
 #include "ingest.h"
 #include "issues.h"
 #include "log.h"
 #include "metrics.h"
 #include "ocds.h"
+#include "ocds_flat.h"
 #include "project.h"
 #include "sjson.h"
 
@@ -37,9 +39,6 @@
 /* Unknown agencies or duplicate lines found in SQL and listed in a 422. */
 #define SQL_ISSUES_LISTED	"1000"
 
-/* An arbitrary first key of the advisory locks that serialise compiling an ocid. */
-#define OCID_LOCK_CLASS		"1229148465"	/* "ICM1" */
-#define OCID_LOCK_BUCKETS	"63"
 /* Staging tables at least this big are analysed before they are joined. */
 #define ANALYZE_MIN_ROWS	1000
 
@@ -116,6 +115,8 @@ struct ingest {
 	struct copy_rows	 rows;		/* the kind's main staging rows */
 	struct copy_rows	 extra;		/* procurement: given compiled releases */
 	struct copy_rows	 compiled;	/* procurement: compiled here */
+	struct ocds_flat	 flat;		/* procurement: the flat rows of both */
+	bool			 flat_ready;	/* flat initialised */
 	struct ocds_batch	 ocds;
 };
 
@@ -159,34 +160,21 @@ format_name(enum ingest_format format)
 void
 ingest_request_hash(const struct ingest_request *req, char *hex)
 {
-	static const char	 digits[] = "0123456789abcdef";
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0;
 	char			 query[64] = "";
-	EVP_MD_CTX		*ctx;
 	const char		*kind = ingest_kind_name(req->kind);
 	const char		*format = format_name(req->format);
 
-	/* The parts are separated by a byte none of them holds but the body. */
 	if (req->format == INGEST_CSV)
 		snprintf(query, sizeof(query), "year=%d&phase=%s", req->csv_year,
 		    req->csv_phase != NULL ? req->csv_phase : "");
-	hex[0] = '\0';
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, kind, strlen(kind) + 1) == 1 &&
-	    EVP_DigestUpdate(ctx, format, strlen(format) + 1) == 1 &&
-	    EVP_DigestUpdate(ctx, query, strlen(query) + 1) == 1 &&
-	    (req->len == 0 || EVP_DigestUpdate(ctx, req->body, req->len) == 1) &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1) {
-		for (unsigned int i = 0; i < mdlen; i++) {
-			hex[2 * i] = digits[md[i] >> 4];
-			hex[2 * i + 1] = digits[md[i] & 0xf];
-		}
-		hex[2 * mdlen] = '\0';
-	}
-	EVP_MD_CTX_free(ctx);
+	/* The parts are separated by a NUL, which only the body may hold. */
+	struct digest_part parts[] = {
+		{ kind, strlen(kind) + 1 },
+		{ format, strlen(format) + 1 },
+		{ query, strlen(query) + 1 },
+		{ req->body, req->len },
+	};
+	(void)sha256_hex_parts(parts, sizeof(parts) / sizeof(parts[0]), hex);
 }
 
 void
@@ -380,15 +368,8 @@ query(struct ingest *ing, const char *sql, int nparams, const char *const *value
 static enum step_rc
 copy_in(struct ingest *ing, const char *sql, struct copy_rows *rows)
 {
-	size_t		 len = evbuffer_get_length(rows->buf);
-	const char	*data;
-
-	/* COPY wants one contiguous block: the rows are made once, sent once. */
-	if ((data = (const char *)evbuffer_pullup(rows->buf, -1)) == NULL && len > 0) {
-		set_nomem(ing);
-		return STEP_FAILED;
-	}
-	if (db_conn_copy(ing->conn, sql, data, len, on_result, ing) == -1) {
+	/* Sent in pieces, each let go once sent: the rows are never held twice. */
+	if (db_conn_copy(ing->conn, sql, rows->buf, on_result, ing) == -1) {
 		ing->lost = true;
 		set_error(ing, 503, "the database connection was lost: nothing was written",
 		    NULL);
@@ -1057,13 +1038,18 @@ static const char sql_copy_compiled[] =
 
 /*
  * Two batches compiling one ocid at once would each miss the other's releases: each
- * batch takes the advisory locks of its ocids' buckets, in order (no deadlock).
+ * batch claims the rows of its ocids in ocds_ocid, in order (no deadlock), and holds
+ * them to COMMIT. DO UPDATE ... WHERE false locks an existing row without writing it;
+ * a new ocid's insert makes a second inserter wait on the unique index. Batches with
+ * no ocid in common run side by side. The statements after this one (READ COMMITTED)
+ * see the releases a batch that held a claim committed.
  */
-static const char sql_lock_ocids[] =
-    "SELECT pg_advisory_xact_lock(" OCID_LOCK_CLASS ", b) FROM ("
-    "  SELECT DISTINCT hashtext(ocid) & " OCID_LOCK_BUCKETS " AS b FROM ("
-    "   SELECT ocid FROM stage_release UNION ALL SELECT ocid FROM stage_given) o) x"
-    " ORDER BY b";
+static const char sql_claim_ocids[] =
+    "INSERT INTO ocds_ocid (ocid)"
+    " SELECT DISTINCT ocid FROM ("
+    "  SELECT ocid FROM stage_release UNION ALL SELECT ocid FROM stage_given) o"
+    " ORDER BY ocid"
+    " ON CONFLICT (ocid) DO UPDATE SET ocid = EXCLUDED.ocid WHERE false";
 
 /*
  * An agency token writes only releases whose buyer is its agency. A release that names
@@ -1160,66 +1146,81 @@ static const char sql_insert_compiled[] =
     " LEFT JOIN agency_alias a ON a.scheme = 'ocds-buyer'"
     "  AND a.identifier = ocds_buyer_id(s.data)";
 
+/*
+ * The flat rows are made in C from each compiled release (include/ocds_flat.h) and
+ * staged; only the ocids whose compiled release changed (those left in stage_compiled)
+ * reach the flat tables, whose old rows went with their compiled release. The buyer's
+ * agency comes from the compiled release's row, mapped in SQL.
+ */
+static const char sql_stage_flat_tender[] =
+    "CREATE TEMP TABLE stage_tender ON COMMIT DROP AS SELECT ocid, tender_id, title,"
+    "  status, method, method_details, value_amount, currency, period_start, period_end"
+    " FROM tender WITH NO DATA";
+
+static const char sql_stage_flat_award[] =
+    "CREATE TEMP TABLE stage_award ON COMMIT DROP AS SELECT ocid, award_id, title,"
+    "  status, date, value_amount, currency FROM award WITH NO DATA";
+
+static const char sql_stage_flat_award_supplier[] =
+    "CREATE TEMP TABLE stage_award_supplier (ocid text, award_id text, supplier_id text,"
+    "  name text, scheme text, identifier text) ON COMMIT DROP";
+
+static const char sql_stage_flat_contract[] =
+    "CREATE TEMP TABLE stage_contract ON COMMIT DROP AS SELECT ocid, contract_id,"
+    "  award_id, title, status, value_amount, currency, date_signed, period_start,"
+    "  period_end FROM contract WITH NO DATA";
+
+static const char sql_stage_flat_item[] =
+    "CREATE TEMP TABLE stage_item ON COMMIT DROP AS SELECT ocid, parent_kind, parent_id,"
+    "  item_id, description, classification_scheme, classification_id, quantity,"
+    "  unit_amount, currency FROM item WITH NO DATA";
+
+static const char sql_stage_flat_transaction[] =
+    "CREATE TEMP TABLE stage_transaction ON COMMIT DROP AS SELECT ocid, contract_id,"
+    "  transaction_id, date, value_amount, currency, payer_id, payer_name, payee_id,"
+    "  payee_name FROM transaction WITH NO DATA";
+
+/* The staged flat rows, in the order of struct ocds_flat. */
+static const struct flat_table {
+	const char	*stage;
+	const char	*copy;
+	size_t		 rows;		/* offset in struct ocds_flat */
+} flat_tables[] = {
+	{ sql_stage_flat_tender, "COPY stage_tender FROM STDIN",
+	    offsetof(struct ocds_flat, tender) },
+	{ sql_stage_flat_award, "COPY stage_award FROM STDIN",
+	    offsetof(struct ocds_flat, award) },
+	{ sql_stage_flat_award_supplier, "COPY stage_award_supplier FROM STDIN",
+	    offsetof(struct ocds_flat, award_supplier) },
+	{ sql_stage_flat_contract, "COPY stage_contract FROM STDIN",
+	    offsetof(struct ocds_flat, contract) },
+	{ sql_stage_flat_item, "COPY stage_item FROM STDIN",
+	    offsetof(struct ocds_flat, item) },
+	{ sql_stage_flat_transaction, "COPY stage_transaction FROM STDIN",
+	    offsetof(struct ocds_flat, transaction) },
+};
+
 static const char sql_flat_tender[] =
     "INSERT INTO tender (ocid, tender_id, title, status, method, method_details,"
     "  value_amount, currency, period_start, period_end, buyer_agency_id)"
-    " SELECT c.ocid, ingest_id(t -> 'id'), ingest_text(t -> 'title'),"
-    "  ingest_text(t -> 'status'), ingest_text(t -> 'procurementMethod'),"
-    "  ingest_text(t -> 'procurementMethodDetails'),"
-    "  ingest_numeric(t -> 'value' -> 'amount'), ingest_text(t -> 'value' -> 'currency'),"
-    "  ingest_timestamptz(ingest_text(t -> 'tenderPeriod' -> 'startDate')),"
-    "  ingest_timestamptz(ingest_text(t -> 'tenderPeriod' -> 'endDate')),"
-    "  c.buyer_agency_id"
-    " FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "  LATERAL (SELECT c.data -> 'tender' AS t) x"
-    " WHERE jsonb_typeof(t) = 'object'";
+    " SELECT t.ocid, t.tender_id, t.title, t.status, t.method, t.method_details,"
+    "  t.value_amount, t.currency, t.period_start, t.period_end, c.buyer_agency_id"
+    " FROM stage_tender t JOIN stage_compiled s ON s.ocid = t.ocid"
+    " JOIN ocds_compiled c ON c.ocid = t.ocid";
 
 static const char sql_flat_award[] =
     "INSERT INTO award (ocid, award_id, title, status, date, value_amount, currency,"
     "  buyer_agency_id)"
-    " SELECT c.ocid, ingest_id(a -> 'id'), ingest_text(a -> 'title'),"
-    "  ingest_text(a -> 'status'), ingest_timestamptz(ingest_text(a -> 'date')),"
-    "  ingest_numeric(a -> 'value' -> 'amount'), ingest_text(a -> 'value' -> 'currency'),"
+    " SELECT a.ocid, a.award_id, a.title, a.status, a.date, a.value_amount, a.currency,"
     "  c.buyer_agency_id"
-    " FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "  jsonb_array_elements(ingest_array(c.data -> 'awards')) a"
-    " WHERE jsonb_typeof(a) = 'object' AND ingest_id(a -> 'id') IS NOT NULL"
+    " FROM stage_award a JOIN stage_compiled s ON s.ocid = a.ocid"
+    " JOIN ocds_compiled c ON c.ocid = a.ocid"
     " ON CONFLICT DO NOTHING";
-
-/*
- * Who won each award: the award's supplier references, named and identified by the
- * reference or else by the party it points at.
- */
-static const char sql_stage_award_supplier[] =
-    "CREATE TEMP TABLE stage_award_supplier ON COMMIT DROP AS"
-    " SELECT r.ocid, r.award_id, r.supplier_id,"
-    "  coalesce(ingest_text(r.ref -> 'name'), ingest_text(p -> 'name'),"
-    "   ingest_text(p -> 'identifier' -> 'legalName')) AS name,"
-    "  coalesce(ingest_text(r.ref -> 'identifier' -> 'scheme'),"
-    "   ingest_text(p -> 'identifier' -> 'scheme')) AS scheme,"
-    "  coalesce(ingest_id(r.ref -> 'identifier' -> 'id'),"
-    "   ingest_id(p -> 'identifier' -> 'id')) AS identifier"
-    " FROM ("
-    "  SELECT c.ocid, ingest_id(a -> 'id') AS award_id, sp AS ref, c.data -> 'parties'"
-    "   AS parties,"
-    "   coalesce(ingest_id(sp -> 'id'),"
-    "    CASE WHEN ingest_id(sp -> 'identifier' -> 'id') IS NOT NULL THEN"
-    "     coalesce(nullif(ingest_text(sp -> 'identifier' -> 'scheme'), '') || '-', '')"
-    "     || ingest_id(sp -> 'identifier' -> 'id') END) AS supplier_id"
-    "  FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "   jsonb_array_elements(ingest_array(c.data -> 'awards')) a,"
-    "   jsonb_array_elements(ingest_array(a -> 'suppliers')) sp"
-    "  WHERE jsonb_typeof(a) = 'object' AND ingest_id(a -> 'id') IS NOT NULL"
-    "   AND jsonb_typeof(sp) = 'object') r"
-    " LEFT JOIN LATERAL (SELECT p FROM jsonb_array_elements(ingest_array(r.parties)) p"
-    "  WHERE jsonb_typeof(p) = 'object' AND ingest_id(p -> 'id') = r.supplier_id"
-    "  LIMIT 1) party ON true"
-    " WHERE r.supplier_id IS NOT NULL";
 
 static const char sql_flat_supplier[] =
     "INSERT INTO supplier AS x (id, name, identifier_scheme, identifier_id)"
     " SELECT DISTINCT ON (supplier_id) supplier_id, name, scheme, identifier"
-    " FROM stage_award_supplier"
+    " FROM stage_award_supplier a JOIN stage_compiled s ON s.ocid = a.ocid"
     " ORDER BY supplier_id, name IS NULL, scheme IS NULL"
     " ON CONFLICT (id) DO UPDATE SET name = coalesce(EXCLUDED.name, x.name),"
     "  identifier_scheme = coalesce(EXCLUDED.identifier_scheme, x.identifier_scheme),"
@@ -1232,76 +1233,84 @@ static const char sql_flat_supplier[] =
 
 static const char sql_flat_award_supplier[] =
     "INSERT INTO award_supplier (ocid, award_id, supplier_id)"
-    " SELECT DISTINCT s.ocid, s.award_id, s.supplier_id FROM stage_award_supplier s"
-    " JOIN award a ON a.ocid = s.ocid AND a.award_id = s.award_id"
+    " SELECT DISTINCT a.ocid, a.award_id, a.supplier_id FROM stage_award_supplier a"
+    " JOIN stage_compiled s ON s.ocid = a.ocid"
     " ON CONFLICT DO NOTHING";
 
 static const char sql_flat_contract[] =
     "INSERT INTO contract (ocid, contract_id, award_id, title, status, value_amount,"
     "  currency, date_signed, period_start, period_end)"
-    " SELECT c.ocid, ingest_id(k -> 'id'), ingest_id(k -> 'awardID'),"
-    "  ingest_text(k -> 'title'), ingest_text(k -> 'status'),"
-    "  ingest_numeric(k -> 'value' -> 'amount'), ingest_text(k -> 'value' -> 'currency'),"
-    "  ingest_timestamptz(ingest_text(k -> 'dateSigned')),"
-    "  ingest_timestamptz(ingest_text(k -> 'period' -> 'startDate')),"
-    "  ingest_timestamptz(ingest_text(k -> 'period' -> 'endDate'))"
-    " FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "  jsonb_array_elements(ingest_array(c.data -> 'contracts')) k"
-    " WHERE jsonb_typeof(k) = 'object' AND ingest_id(k -> 'id') IS NOT NULL"
+    " SELECT k.* FROM stage_contract k JOIN stage_compiled s ON s.ocid = k.ocid"
     " ON CONFLICT DO NOTHING";
 
-/* Items of the tender, of each award and of each contract; an item without id is
-   known by its place in the list. */
 static const char sql_flat_item[] =
     "INSERT INTO item (ocid, parent_kind, parent_id, item_id, description,"
     "  classification_scheme, classification_id, quantity, unit_amount, currency)"
-    " SELECT x.ocid, x.kind, x.parent_id, coalesce(ingest_id(i -> 'id'), n::text),"
-    "  ingest_text(i -> 'description'), ingest_text(i -> 'classification' -> 'scheme'),"
-    "  ingest_id(i -> 'classification' -> 'id'), ingest_numeric(i -> 'quantity'),"
-    "  ingest_numeric(i -> 'unit' -> 'value' -> 'amount'),"
-    "  ingest_text(i -> 'unit' -> 'value' -> 'currency')"
-    " FROM ("
-    "  SELECT c.ocid, 'tender' AS kind, NULL::text AS parent_id,"
-    "   c.data -> 'tender' -> 'items' AS items"
-    "  FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid"
-    "  WHERE jsonb_typeof(c.data -> 'tender') = 'object'"
-    "  UNION ALL"
-    "  SELECT c.ocid, 'award', ingest_id(a -> 'id'), a -> 'items'"
-    "  FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "   jsonb_array_elements(ingest_array(c.data -> 'awards')) a"
-    "  WHERE jsonb_typeof(a) = 'object' AND ingest_id(a -> 'id') IS NOT NULL"
-    "  UNION ALL"
-    "  SELECT c.ocid, 'contract', ingest_id(k -> 'id'), k -> 'items'"
-    "  FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "   jsonb_array_elements(ingest_array(c.data -> 'contracts')) k"
-    "  WHERE jsonb_typeof(k) = 'object' AND ingest_id(k -> 'id') IS NOT NULL) x,"
-    "  jsonb_array_elements(ingest_array(x.items)) WITH ORDINALITY AS e (i, n)"
-    " WHERE jsonb_typeof(i) = 'object'"
+    " SELECT i.* FROM stage_item i JOIN stage_compiled s ON s.ocid = i.ocid"
     " ON CONFLICT DO NOTHING";
 
-/* Payments; OCDS 1.0's amount, providerOrganization and receiverOrganization too. */
 static const char sql_flat_transaction[] =
     "INSERT INTO transaction (ocid, contract_id, transaction_id, date, value_amount,"
     "  currency, payer_id, payer_name, payee_id, payee_name)"
-    " SELECT c.ocid, ingest_id(k -> 'id'), coalesce(ingest_id(t -> 'id'), n::text),"
-    "  ingest_timestamptz(ingest_text(t -> 'date')),"
-    "  ingest_numeric(coalesce(t -> 'value' -> 'amount', t -> 'amount' -> 'amount')),"
-    "  ingest_text(coalesce(t -> 'value' -> 'currency', t -> 'amount' -> 'currency')),"
-    "  coalesce(ingest_id(t -> 'payer' -> 'id'),"
-    "   ingest_id(t -> 'providerOrganization' -> 'id')),"
-    "  coalesce(ingest_text(t -> 'payer' -> 'name'),"
-    "   ingest_text(t -> 'providerOrganization' -> 'legalName')),"
-    "  coalesce(ingest_id(t -> 'payee' -> 'id'),"
-    "   ingest_id(t -> 'receiverOrganization' -> 'id')),"
-    "  coalesce(ingest_text(t -> 'payee' -> 'name'),"
-    "   ingest_text(t -> 'receiverOrganization' -> 'legalName'))"
-    " FROM stage_compiled s JOIN ocds_compiled c ON c.ocid = s.ocid,"
-    "  jsonb_array_elements(ingest_array(c.data -> 'contracts')) k,"
-    "  jsonb_array_elements(ingest_array(k -> 'implementation' -> 'transactions'))"
-    "   WITH ORDINALITY AS e (t, n)"
-    " WHERE jsonb_typeof(k) = 'object' AND ingest_id(k -> 'id') IS NOT NULL"
-    "  AND jsonb_typeof(t) = 'object'"
+    " SELECT t.* FROM stage_transaction t JOIN stage_compiled s ON s.ocid = t.ocid"
     " ON CONFLICT DO NOTHING";
+
+static int
+compiled_by_ocid(const void *a, const void *b)
+{
+	const struct ocds_compiled *ca = *(const struct ocds_compiled *const *)a;
+	const struct ocds_compiled *cb = *(const struct ocds_compiled *const *)b;
+	int c = strcmp(ca->ocid, cb->ocid);
+
+	if (c != 0)
+		return c;
+	return ca < cb ? -1 : ca > cb;
+}
+
+/*
+ * The flat rows of the records' compiled releases: of an ocid given twice, the last
+ * (as sql_given_compiled keeps it).
+ */
+static bool
+flatten_given(struct ingest *ing)
+{
+	struct ocds_compiled	**sorted = NULL;
+	struct sjson_error	  err;
+	size_t			  n = ing->ocds.ncompiled;
+	bool			  ok = false;
+
+	if (n == 0)
+		return true;
+	if ((sorted = calloc(n, sizeof(*sorted))) == NULL) {
+		set_nomem(ing);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &ing->ocds.compiled[i];
+	qsort(sorted, n, sizeof(*sorted), compiled_by_ocid);
+	for (size_t i = 0; i < n; i++) {
+		json_t	*tree;
+		bool	 added;
+
+		if (i + 1 < n && strcmp(sorted[i]->ocid, sorted[i + 1]->ocid) == 0)
+			continue;
+		if ((tree = sjson_parse(sorted[i]->source, sorted[i]->source_len, NULL,
+		    &err)) == NULL) {
+			set_nomem(ing);
+			goto out;
+		}
+		added = ocds_flat_add(&ing->flat, sorted[i]->ocid, tree);
+		json_decref(tree);
+		if (!added) {
+			set_nomem(ing);
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	free(sorted);
+	return ok;
+}
 
 /* Reads the body into releases and staging rows; false with the outcome set. */
 static bool
@@ -1335,6 +1344,13 @@ procurement_read(struct ingest *ing)
 		set_nomem(ing);
 		return false;
 	}
+	if (ocds_flat_init(&ing->flat) == -1) {
+		set_nomem(ing);
+		return false;
+	}
+	ing->flat_ready = true;
+	if (!flatten_given(ing))
+		return false;
 	for (size_t i = 0; i < ing->ocds.nreleases; i++) {
 		const struct ocds_release *r = &ing->ocds.releases[i];
 
@@ -1385,6 +1401,62 @@ send_stage_compiled(struct ingest *ing)
 	return query(ing, sql_stage_compiled, 0, NULL);
 }
 
+static struct copy_rows *
+flat_rows(struct ingest *ing, size_t table)
+{
+	return (struct copy_rows *)((char *)&ing->flat + flat_tables[table].rows);
+}
+
+static enum step_rc
+flat_stage(struct ingest *ing, size_t table)
+{
+	return query(ing, flat_tables[table].stage, 0, NULL);
+}
+
+static enum step_rc
+flat_copy(struct ingest *ing, size_t table)
+{
+	struct copy_rows *rows = flat_rows(ing, table);
+
+	if (rows->rows == 0)
+		return STEP_SKIP;
+	if (!copy_ok(ing, rows))
+		return STEP_FAILED;
+	return copy_in(ing, flat_tables[table].copy, rows);
+}
+
+/* Each set of flat rows is let go once PostgreSQL has it. */
+static bool
+flat_copied(struct ingest *ing, size_t table)
+{
+	copy_rows_free(flat_rows(ing, table));
+	return true;
+}
+
+#define FLAT_STEP_FUNCTIONS(i)						\
+static enum step_rc								\
+send_flat_stage_##i(struct ingest *ing)						\
+{										\
+	return flat_stage(ing, i);						\
+}										\
+static enum step_rc								\
+send_flat_copy_##i(struct ingest *ing)						\
+{										\
+	return flat_copy(ing, i);						\
+}										\
+static bool									\
+recv_flat_copy_##i(struct ingest *ing, PGresult *res)				\
+{										\
+	(void)res;								\
+	return flat_copied(ing, i);						\
+}
+FLAT_STEP_FUNCTIONS(0)
+FLAT_STEP_FUNCTIONS(1)
+FLAT_STEP_FUNCTIONS(2)
+FLAT_STEP_FUNCTIONS(3)
+FLAT_STEP_FUNCTIONS(4)
+FLAT_STEP_FUNCTIONS(5)
+
 static enum step_rc
 send_copy_release(struct ingest *ing)
 {
@@ -1417,9 +1489,9 @@ recv_copy_given(struct ingest *ing, PGresult *res)
 }
 
 static enum step_rc
-send_lock_ocids(struct ingest *ing)
+send_claim_ocids(struct ingest *ing)
 {
-	return query(ing, sql_lock_ocids, 0, NULL);
+	return query(ing, sql_claim_ocids, 0, NULL);
 }
 
 static enum step_rc
@@ -1507,6 +1579,11 @@ compile_ocid(struct ingest *ing, const char *ocid, json_t **trees, size_t n)
 	if ((merged = ocds_merge(trees, n)) == NULL) {
 		log_error("ingest", "rid=%s cannot compile ocid %s", ing->rid, ocid);
 		set_error(ing, 500, "cannot compile a contracting process", NULL);
+		return false;
+	}
+	if (!ocds_flat_add(&ing->flat, ocid, merged)) {
+		json_decref(merged);
+		set_nomem(ing);
 		return false;
 	}
 	text = sjson_dumps(merged);
@@ -1731,13 +1808,6 @@ recv_flat_award(struct ingest *ing, PGresult *res)
 }
 
 static enum step_rc
-send_stage_award_supplier(struct ingest *ing)
-{
-	return ing->ocids_compiled > 0 ?
-	    query(ing, sql_stage_award_supplier, 0, NULL) : STEP_SKIP;
-}
-
-static enum step_rc
 send_flat_supplier(struct ingest *ing)
 {
 	return ing->ocids_compiled > 0 ? query(ing, sql_flat_supplier, 0, NULL) : STEP_SKIP;
@@ -1802,14 +1872,26 @@ static const struct step procurement_steps[] = {
 	{ "stage given", send_stage_given, NULL },
 	{ "stage touched", send_stage_touched, NULL },
 	{ "stage compiled", send_stage_compiled, NULL },
+	{ "stage tenders", send_flat_stage_0, NULL },
+	{ "stage awards", send_flat_stage_1, NULL },
+	{ "stage award suppliers", send_flat_stage_2, NULL },
+	{ "stage contracts", send_flat_stage_3, NULL },
+	{ "stage items", send_flat_stage_4, NULL },
+	{ "stage transactions", send_flat_stage_5, NULL },
 	{ "copy releases", send_copy_release, recv_copy_release },
 	{ "copy given", send_copy_given, recv_copy_given },
-	{ "lock ocids", send_lock_ocids, NULL },
+	{ "claim ocids", send_claim_ocids, NULL },
 	{ "buyers", send_buyers, recv_buyers },
 	{ "insert releases", send_insert_releases, recv_insert_releases },
 	{ "fresh ocids", send_fresh_ocids, recv_fresh_ocids },
 	{ "stored releases", send_stored_releases, recv_stored_releases },
 	{ "copy compiled", send_copy_compiled, recv_copy_compiled },
+	{ "copy tenders", send_flat_copy_0, recv_flat_copy_0 },
+	{ "copy awards", send_flat_copy_1, recv_flat_copy_1 },
+	{ "copy award suppliers", send_flat_copy_2, recv_flat_copy_2 },
+	{ "copy contracts", send_flat_copy_3, recv_flat_copy_3 },
+	{ "copy items", send_flat_copy_4, recv_flat_copy_4 },
+	{ "copy transactions", send_flat_copy_5, recv_flat_copy_5 },
 	{ "given compiled", send_given_compiled, NULL },
 	{ "analyze compiled", send_analyze_compiled, NULL },
 	{ "same compiled", send_same_compiled, NULL },
@@ -1817,7 +1899,6 @@ static const struct step procurement_steps[] = {
 	{ "insert compiled", send_insert_compiled, recv_insert_compiled },
 	{ "tender", send_flat_tender, NULL },
 	{ "award", send_flat_award, recv_flat_award },
-	{ "stage award suppliers", send_stage_award_supplier, NULL },
 	{ "supplier", send_flat_supplier, NULL },
 	{ "award supplier", send_flat_award_supplier, NULL },
 	{ "contract", send_flat_contract, NULL },
@@ -1926,6 +2007,8 @@ ingest_free(struct ingest *ing)
 	copy_rows_free(&ing->rows);
 	copy_rows_free(&ing->extra);
 	copy_rows_free(&ing->compiled);
+	if (ing->flat_ready)
+		ocds_flat_free(&ing->flat);
 	ocds_batch_free(&ing->ocds);
 	free(ing->csv_phase);
 	free(ing->default_agency);

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 struct event_base;
+struct evbuffer;
 struct db_pool;
 struct db_conn;		/* one connection lent to one caller (a transaction) */
 
@@ -71,11 +72,13 @@ int		 db_conn_query(struct db_conn *conn, const char *sql, int nparams,
 int		 db_conn_execute(struct db_conn *conn, const char *stmt, int nparams,
 		    const char *const *values, db_result_cb cb, void *arg);
 /*
- * COPY ... FROM STDIN with `len` bytes of COPY text data, sent without blocking. `data`
- * must stay valid until the callback, which gets the COPY's final result.
+ * COPY ... FROM STDIN with the COPY text data in an evbuffer, sent without blocking in
+ * pieces and drained as libpq takes them, so big data is never made contiguous nor held
+ * twice. The buffer must stay valid until the callback, which gets the COPY's final
+ * result; it is empty after a COPY that succeeded.
  */
 int		 db_conn_copy(struct db_conn *conn, const char *copy_sql,
-		    const char *data, size_t len, db_result_cb cb, void *arg);
+		    struct evbuffer *data, db_result_cb cb, void *arg);
 void		 db_release(struct db_conn *conn);
 
 struct db_pool_stats {
