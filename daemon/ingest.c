@@ -400,7 +400,7 @@ static const char sql_batch_insert[] =
 
 static const char sql_batch_claimed[] =
     "SELECT id, status, request_hash = $3 AS same_request, response_status,"
-    "  response::text, created_at < now() - make_interval(secs => $4::int) AS stale"
+    "  response, created_at < now() - make_interval(secs => $4::int) AS stale"
     " FROM ingest_batch WHERE idempotency_scope = $1 AND idempotency_key = $2"
     " FOR UPDATE NOWAIT";
 
@@ -412,12 +412,12 @@ static const char sql_batch_retake[] =
 
 static const char sql_batch_done[] =
     "UPDATE ingest_batch SET status = 'done', finished_at = now(),"
-    "  counts = $2::jsonb, response_status = $3::int, response = $4::jsonb"
+    "  counts = $2::jsonb, response_status = $3::int, response = $4"
     " WHERE id = $1::bigint";
 
 static const char sql_batch_failed[] =
     "UPDATE ingest_batch SET status = 'failed', finished_at = now(),"
-    "  response_status = $2::int, response = $3::jsonb"
+    "  response_status = $2::int, response = $3"
     " WHERE id = $1::bigint AND status = 'running'";
 
 static enum step_rc
@@ -1055,6 +1055,8 @@ static const char sql_claim_ocids[] =
  * An agency token writes only releases whose buyer is its agency. A release that names
  * no buyer (an update that does not repeat it) passes when its contracting process is
  * the agency's: another release of the batch says so, or the stored compiled release.
+ * A contracting process already stored as another agency's is refused whatever buyer
+ * the new release names: an agency cannot take over another's process.
  */
 static const char sql_foreign_buyers[] =
     "WITH batch AS ("
@@ -1069,6 +1071,8 @@ static const char sql_foreign_buyers[] =
     "    WHERE o.ocid = m.ocid AND o.agency_id = $1::bigint)"
     "   AND NOT EXISTS (SELECT 1 FROM ocds_compiled c"
     "    WHERE c.ocid = m.ocid AND c.buyer_agency_id = $1::bigint) END"
+    "  OR EXISTS (SELECT 1 FROM ocds_compiled c"
+    "    WHERE c.ocid = m.ocid AND c.buyer_agency_id IS DISTINCT FROM $1::bigint)"
     " ORDER BY m.record LIMIT " "100";
 
 /* An analyst's unknown buyers become unmapped agencies, so that no award is dropped. */

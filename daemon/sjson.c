@@ -19,6 +19,14 @@
 
 #define SJSON_DEFAULT_DEPTH	64
 #define SJSON_DEFAULT_STRING	((size_t)1024 * 1024)
+/*
+ * Numbers are amounts and counts: a thousand characters and an exponent of a thousand
+ * are far beyond any, and well inside what PostgreSQL's numeric stores, so that no
+ * number we accept can make a batch fail in the database or expand a thousandfold
+ * when it is read back.
+ */
+#define SJSON_DEFAULT_NUMBER	((size_t)1000)
+#define SJSON_MAX_EXPONENT	1000
 
 /* Objects with more keys than this get a hash index in the pull reader's key sets. */
 #define KEYSET_LINEAR		8
@@ -63,6 +71,7 @@ struct lexer {
 	size_t			 pos;
 	int			 max_depth;
 	size_t			 max_string;
+	size_t			 max_number;
 	struct strbuf		 text;		/* a string that had escapes, a tagged number */
 	struct strbuf		 key;		/* the key whose value is being read */
 	const char		*keyp;		/* that key: in `key` or in the input */
@@ -565,6 +574,28 @@ bad:
 }
 
 /* Reads the number at lx->pos; its text is the input from there, *textlen bytes. */
+/* Whether a well-formed JSON number's exponent, if any, is within ±SJSON_MAX_EXPONENT. */
+static bool
+exponent_within(const unsigned char *text, size_t len)
+{
+	size_t	i = 0;
+	long	exponent = 0;
+
+	while (i < len && text[i] != 'e' && text[i] != 'E')
+		i++;
+	if (i == len)
+		return true;
+	i++;
+	if (i < len && (text[i] == '+' || text[i] == '-'))
+		i++;
+	for (; i < len; i++) {
+		exponent = exponent * 10 + (text[i] - '0');
+		if (exponent > SJSON_MAX_EXPONENT)
+			return false;
+	}
+	return true;
+}
+
 static bool
 lex_number(struct lexer *lx, size_t *textlen)
 {
@@ -585,8 +616,11 @@ lex_number(struct lexer *lx, size_t *textlen)
 			    lx->buf[at]);
 		return fail(lx, at, "invalid number");
 	}
-	if (end - start > lx->max_string)
-		return fail(lx, start, "number longer than %zu bytes", lx->max_string);
+	if (end - start > lx->max_number)
+		return fail(lx, start, "number longer than %zu characters", lx->max_number);
+	if (!exponent_within(lx->buf + start, end - start))
+		return fail(lx, start, "number exponent beyond -%d..%d", SJSON_MAX_EXPONENT,
+		    SJSON_MAX_EXPONENT);
 	*textlen = end - start;
 	lx->pos = end;
 	return true;
@@ -629,6 +663,9 @@ lexer_init(struct lexer *lx, const char *buf, size_t len,
 		lx->max_depth = limits->max_depth;
 	if (limits != NULL && limits->max_string > 0)
 		lx->max_string = limits->max_string;
+	lx->max_number = SJSON_DEFAULT_NUMBER;
+	if (limits != NULL && limits->max_number > 0)
+		lx->max_number = limits->max_number;
 	lx->err = err;
 	memset(err, 0, sizeof(*err));
 }

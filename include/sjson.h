@@ -19,8 +19,10 @@ struct evbuffer;
 /* NULL limits, or a field left 0, take the default. */
 struct sjson_limits {
 	int	max_depth;		/* default 64 */
-	size_t	max_string;		/* bytes of one string after unescaping (or of a
-					   number's text); default 1 MiB */
+	size_t	max_string;		/* bytes of one string after unescaping; default
+					   1 MiB */
+	size_t	max_number;		/* characters of a number; default 1000 (and an
+					   exponent beyond ±1000 is refused) */
 };
 
 struct sjson_error {

@@ -261,6 +261,26 @@ class Ingest(harness.DatabaseTestCase):
             "SELECT g.code FROM award a JOIN agency g ON g.id = a.buyer_agency_id"
             " WHERE a.ocid = 'ocds-test-iso-1'"), AGENCY_A)
 
+        # Another agency cannot take the process over by naming its own buyer, in a
+        # release or in a record's compiled release.
+        self.db.query("INSERT INTO agency_alias (scheme, identifier, agency_id)"
+                      " SELECT 'ocds-buyer', 'ISO-BUYER-B', id FROM agency WHERE code = :'c'",
+                      c=AGENCY_B)
+        takeover = {"ocid": "ocds-test-iso-1", "id": "2", "date": "2024-02-01T00:00:00Z",
+                    "tag": ["awardUpdate"], "buyer": {"id": "ISO-BUYER-B"},
+                    "awards": [{"id": "a1", "status": "cancelled",
+                                "value": {"amount": 1, "currency": "CLP"}}]}
+        r = self.push("/v1/procurement", {"releases": [takeover]}, token=self.agency_b)
+        self.assertEqual(r.status, 403, r.body)
+        r = self.push("/v1/procurement", {"records": [{
+            "ocid": "ocds-test-iso-1", "compiledRelease": takeover}]}, token=self.agency_b)
+        self.assertEqual(r.status, 403, r.body)
+        self.assertEqual(self.db.scalar(
+            "SELECT a.value_amount::text || ' ' || g.code FROM award a"
+            " JOIN agency g ON g.id = a.buyer_agency_id"
+            " WHERE a.ocid = 'ocds-test-iso-1'"), "5 " + AGENCY_A)
+        self.assertEqual(self.count("ocds_release", "ocid = 'ocds-test-iso-1'"), 1)
+
     # --- projects ------------------------------------------------------------------
 
     def test_projects_upsert_versions_and_unchanged_repush(self):
@@ -334,7 +354,7 @@ class Ingest(harness.DatabaseTestCase):
         again = self.push("/v1/projects", body, key="key-replay")
         self.assertEqual(again.status, 201, again.body)
         self.assertEqual(again.headers.get("Idempotency-Replayed"), "true")
-        self.assertEqual(again.json, first.json)
+        self.assertEqual(again.body, first.body)  # byte for byte
         other = self.push("/v1/projects", {"projects": [project("IK-2", agency=AGENCY_A)]},
                           key="key-replay")
         self.assertEqual(other.status, 422, other.body)

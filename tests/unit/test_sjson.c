@@ -600,7 +600,7 @@ nested(int depth, bool objects, size_t *len)
 static void
 test_nesting_is_limited(void **state)
 {
-	struct sjson_limits three = { 3, 0 };
+	struct sjson_limits three = { 3, 0, 0 };
 	struct sjson_error err;
 	size_t len;
 	char *text;
@@ -633,7 +633,7 @@ test_nesting_is_limited(void **state)
 static void
 test_strings_are_limited_after_unescaping(void **state)
 {
-	struct sjson_limits eight = { 0, 8 };
+	struct sjson_limits eight = { 0, 8, 0 };
 	char *big;
 	size_t len = 1024 * 1024 + 2;
 	json_t *j;
@@ -648,8 +648,8 @@ test_strings_are_limited_after_unescaping(void **state)
 	assert_rejected_with(&eight, "\"1234\\n56789\"", "string longer than 8 bytes");
 	assert_rejected_with(&eight, "\"12345\\n6789\"", "string longer than 8 bytes");
 	assert_rejected_with(&eight, "{\"123456789\":1}", "string longer than 8 bytes");
-	assert_rejected_with(&eight, "[123456789]", "number longer than 8 bytes");
-	json_decref(parse_ok_at(LIT("[12345678]"), &eight, __FILE__, __LINE__));
+	/* numbers have a limit of their own */
+	json_decref(parse_ok_at(LIT("[123456789]"), &eight, __FILE__, __LINE__));
 
 	/* the default is 1 MiB */
 	big = malloc(len + 1);
@@ -785,9 +785,37 @@ test_reader_take_needs_a_value(void **state)
 }
 
 static void
+test_numbers_are_limited_in_length_and_exponent(void **state)
+{
+	struct sjson_limits eight = { 0, 0, 8 };
+	char *big;
+	size_t len = 1001;
+	json_t *j;
+
+	json_decref(parse_ok_at(LIT("[12345678]"), &eight, __FILE__, __LINE__));
+	assert_rejected_with(&eight, "[123456789]", "number longer than 8 characters");
+	/* the default is 1000 characters: what PostgreSQL's numeric surely stores */
+	big = malloc(len);
+	memset(big, '1', len);
+	rejected_at(big, len, NULL, 0, 0, "number longer than 1000 characters", __FILE__,
+	    __LINE__);
+	j = parse_ok_at(big, len - 1, NULL, __FILE__, __LINE__);
+	assert_int_equal(strlen(sjson_number(j)), len - 1);
+	json_decref(j);
+	free(big);
+	/* 7 characters that would read back as 100,000 digits */
+	json_decref(parse_ok_at(LIT("1e1000"), NULL, __FILE__, __LINE__));
+	json_decref(parse_ok_at(LIT("-1.5E-1000"), NULL, __FILE__, __LINE__));
+	assert_rejected_with(NULL, "1e1001", "number exponent beyond -1000..1000");
+	assert_rejected_with(NULL, "1e-99999", "number exponent beyond -1000..1000");
+	assert_rejected_with(NULL, "1e000000000000000000005000",
+	    "number exponent beyond -1000..1000");
+}
+
+static void
 test_reader_take_counts_outer_depth(void **state)
 {
-	struct sjson_limits three = { 3, 0 };
+	struct sjson_limits three = { 3, 0, 0 };
 	struct sjson_reader *r = sjson_reader_new(LIT("[[[1],[[2]]]]"), &three);
 	json_t *v;
 
@@ -1207,6 +1235,7 @@ main(void)
 		cmocka_unit_test(test_reader_takes_scalars_with_their_source_text),
 		cmocka_unit_test(test_reader_takes_the_whole_document),
 		cmocka_unit_test(test_reader_take_needs_a_value),
+		cmocka_unit_test(test_numbers_are_limited_in_length_and_exponent),
 		cmocka_unit_test(test_reader_take_counts_outer_depth),
 		cmocka_unit_test(test_reader_errors_stay),
 		cmocka_unit_test(test_reader_skip_validates_what_it_skips),
