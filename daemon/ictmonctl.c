@@ -30,7 +30,7 @@
 #define MAX_OVERRIDES		256
 #define MAX_ARGS		2
 #define MAX_OPTIONS		4
-#define IMPORT_MAX_BYTES	(16 * 1024 * 1024)
+#define IMPORT_MAX_BYTES	(16 * 1024 * 1024)	/* agency lists */
 #define EXPIRES_MAX_DAYS	36500
 
 enum exit_code {
@@ -523,9 +523,9 @@ out:
 	return rc;
 }
 
-/* The whole of a regular file, NUL-terminated, at most IMPORT_MAX_BYTES. */
+/* The whole of a regular file, NUL-terminated, of at most `max` bytes. */
 static char *
-read_file(const char *path, size_t *len)
+read_file(const char *path, size_t max, size_t *len)
 {
 	struct stat	 st;
 	char		*buf = NULL;
@@ -541,9 +541,8 @@ read_file(const char *path, size_t *len)
 		say("%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > IMPORT_MAX_BYTES) {
-		say("%s: not a regular file of at most %d MiB", path,
-		    IMPORT_MAX_BYTES >> 20);
+	if (!S_ISREG(st.st_mode) || (unsigned long long)st.st_size > max) {
+		say("%s: not a regular file of at most %zu bytes", path, max);
 		goto out;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -593,7 +592,7 @@ cmd_agency_import(struct ctl *ctl)
 	size_t			 len;
 	int			 rc = EXIT_FAIL;
 
-	if ((buf = read_file(path, &len)) == NULL)
+	if ((buf = read_file(path, IMPORT_MAX_BYTES, &len)) == NULL)
 		goto out;
 	if (!agency_parse_institutions(buf, len, &list, err, sizeof(err))) {
 		say("%s: %s", path, err);
@@ -911,7 +910,9 @@ cmd_import(struct ctl *ctl)
 	} else if (option(ctl, "year") != NULL || option(ctl, "phase") != NULL)
 		return usage_error(ctl->cmd, "--year and --phase are for a budget law *.csv");
 
-	if ((buf = read_file(path, &len)) == NULL)
+	/* The same limit as a push over HTTP. */
+	if ((buf = read_file(path, (size_t)config_int(ctl->cfg, CFG_HTTP_MAX_BODY),
+	    &len)) == NULL)
 		goto out;
 	if (db_open(ctl) != EXIT_OK)
 		goto out;
