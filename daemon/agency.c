@@ -9,6 +9,7 @@
 
 #include "agency.h"
 #include "csv.h"
+#include "utf8.h"
 
 #define INSTITUTION_FIELDS	4
 #define NAME_MAX_BYTES		1024
@@ -94,46 +95,6 @@ parse_number(const struct csv_field *f, int min, int max, int *out)
 	if (v < min || v > max)
 		return false;
 	*out = v;
-	return true;
-}
-
-static bool
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char	c = s[i];
-		size_t		n;
-		unsigned long	cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else
-			return false;
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, UTF-16 surrogates, beyond Unicode */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
-		i += n + 1;
-	}
 	return true;
 }
 
@@ -226,7 +187,7 @@ agency_parse_institutions(const char *buf, size_t len, struct agency_list *out,
 			    "0 to %d", f[2].data, PROGRAMA_MAX);
 			goto out;
 		}
-		if (!utf8_valid((const unsigned char *)f[3].data, f[3].len)) {
+		if (!utf8_valid(f[3].data, f[3].len)) {
 			failf(err, errlen, rec.line, "the name is not valid UTF-8");
 			goto out;
 		}

@@ -19,6 +19,7 @@
 #include "fieldcheck.h"
 #include "issues.h"
 #include "sjson.h"
+#include "utf8.h"
 
 /* "/lines/18446744073709551615/denomination" fits, and so does "line N". */
 #define POINTER_SIZE	64
@@ -717,7 +718,7 @@ read_csv_line(struct reading *rd, const struct csv_record *rec,
 			bad = true;
 		}
 	}
-	if (!fieldcheck_utf8(s[C_DENOMINACION], n[C_DENOMINACION]) ||
+	if (!utf8_valid(s[C_DENOMINACION], n[C_DENOMINACION]) ||
 	    fieldcheck_chars(s[C_DENOMINACION], n[C_DENOMINACION]) > BUDGET_DENOMINATION_MAX) {
 		csv_problem(rd, index, pointer, C_DENOMINACION, "must be UTF-8 text of at "
 		    "most %d characters", BUDGET_DENOMINATION_MAX);

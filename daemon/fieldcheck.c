@@ -7,6 +7,7 @@
 
 #include "fieldcheck.h"
 #include "issues.h"
+#include "utf8.h"
 
 static bool
 is_digit(char c)
@@ -160,51 +161,6 @@ fieldcheck_integer(const char *text, long min, long max, long *value)
 		return false;
 	if (value != NULL)
 		*value = v;
-	return true;
-}
-
-/* The length of the well-formed UTF-8 sequence at s, or 0. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t avail)
-{
-	unsigned char	lo = 0x80, hi = 0xbf;
-	size_t		n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;	/* no surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
-bool
-fieldcheck_utf8(const char *s, size_t len)
-{
-	const unsigned char	*u = (const unsigned char *)s;
-	size_t			 n;
-
-	for (size_t i = 0; i < len; i += n)
-		if ((n = utf8_sequence(u + i, len - i)) == 0)
-			return false;
 	return true;
 }
 

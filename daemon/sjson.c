@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 
 #include "sjson.h"
+#include "utf8.h"
 
 #define SJSON_DEFAULT_DEPTH	64
 #define SJSON_DEFAULT_STRING	((size_t)1024 * 1024)
@@ -190,43 +191,6 @@ static bool
 fail_memory(struct lexer *lx)
 {
 	return fail(lx, lx->pos, "out of memory");
-}
-
-/*
- * The length of the well-formed UTF-8 sequence at p whose lead byte is >= 0x80, or 0:
- * overlong forms, UTF-16 surrogates, code points beyond U+10FFFF, stray continuation
- * bytes and sequences cut by the end of the buffer are all refused.
- */
-static inline size_t
-utf8_sequence(const unsigned char *p, size_t avail)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		if (avail < 2 || (p[1] & 0xc0) != 0x80)
-			return 0;
-		return 2;
-	}
-	if (c >= 0xe0 && c <= 0xef) {
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-		if (avail < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-		if (avail < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
 }
 
 /* An error naming the byte at `offset` that no rule of the grammar allows there. */

@@ -44,8 +44,6 @@ bool	fieldcheck_currency(const char *text);
  * exponent, no white space), between min and max.
  */
 bool	fieldcheck_integer(const char *text, long min, long max, long *value);
-/* Whether len bytes are well-formed UTF-8. */
-bool	fieldcheck_utf8(const char *s, size_t len);
 /* The characters (code points) of well-formed UTF-8. */
 size_t	fieldcheck_chars(const char *s, size_t len);
 
