@@ -26,7 +26,6 @@
 /* A record's own pointer, "/lines/18446744073709551615". */
 #define BASE_SIZE	32
 /* An unknown key longer than this is quoted, cut, in the message, not the pointer. */
-#define KEY_QUOTED_MAX	64
 /* The budget law's columns. */
 #define CSV_FIELDS	9
 /* "-" 18 digits "." 6 digits, with room to spare. */
@@ -307,19 +306,9 @@ json_agency(struct json_line *jl)
 static void
 unknown_field(struct json_line *jl, const char *key)
 {
-	char	*pointer;
-
-	if (strlen(key) > KEY_QUOTED_MAX) {
-		json_problem(jl, NULL, "unknown field \"%.*s...\"", KEY_QUOTED_MAX, key);
-		return;
-	}
 	jl->bad = true;
-	if ((pointer = issues_pointer(jl->base, key)) == NULL) {
+	if (!issues_unknown_field(jl->rd->issues, jl->index, jl->base, key))
 		jl->rd->nomem = true;
-		return;
-	}
-	issues_add(jl->rd->issues, jl->index, pointer, "unknown field");
-	free(pointer);
 }
 
 static void
@@ -454,9 +443,9 @@ read_json_envelope(struct reading *rd, struct sjson_reader *r)
 				return -1;
 			continue;
 		}
-		if (strlen(key) > KEY_QUOTED_MAX)
+		if (strlen(key) > ISSUES_KEY_QUOTED_MAX)
 			issues_add(rd->issues, -1, "", "unknown field \"%.*s...\": the body "
-			    "holds only \"lines\"", KEY_QUOTED_MAX, key);
+			    "holds only \"lines\"", ISSUES_KEY_QUOTED_MAX, key);
 		else if ((pointer = issues_pointer("", key)) != NULL) {
 			issues_add(rd->issues, -1, pointer, "unknown field: the body holds "
 			    "only \"lines\"");

@@ -108,6 +108,26 @@ issues_add_fieldv(struct issue_list *l, long record, const char *base, const cha
 	return ok;
 }
 
+bool
+issues_unknown_field(struct issue_list *l, long record, const char *base, const char *key)
+{
+	char	*pointer;
+
+	/* A long key is quoted cut short, so that keys cannot inflate the reply. */
+	if (strlen(key) > ISSUES_KEY_QUOTED_MAX) {
+		issues_add(l, record, base, "unknown field \"%.*s...\"",
+		    ISSUES_KEY_QUOTED_MAX, key);
+		return true;
+	}
+	if ((pointer = issues_pointer(base, key)) == NULL) {
+		l->total++;
+		return false;
+	}
+	issues_add(l, record, pointer, "unknown field");
+	free(pointer);
+	return true;
+}
+
 char *
 issues_pointer(const char *base, const char *key)
 {

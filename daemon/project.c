@@ -24,7 +24,6 @@
 /* A record's own pointer, "/projects/18446744073709551615". */
 #define BASE_SIZE	32
 /* An unknown key longer than this is quoted, cut, in the message, not the pointer. */
-#define KEY_QUOTED_MAX	64
 
 enum field_kind {
 	FIELD_AGENCY,
@@ -170,19 +169,9 @@ field_index(const char *name)
 static void
 unknown_field(struct record *rec, const char *key)
 {
-	char	*pointer;
-
-	if (strlen(key) > KEY_QUOTED_MAX) {
-		problem(rec, NULL, "unknown field \"%.*s...\"", KEY_QUOTED_MAX, key);
-		return;
-	}
 	rec->bad = true;
-	if ((pointer = issues_pointer(rec->base, key)) == NULL) {
+	if (!issues_unknown_field(rec->rd->issues, rec->index, rec->base, key))
 		rec->rd->nomem = true;
-		return;
-	}
-	issues_add(rec->rd->issues, rec->index, pointer, "unknown field");
-	free(pointer);
 }
 
 /* A JSON string that is not a tagged number. */
@@ -603,9 +592,9 @@ read_envelope(struct reading *rd)
 				return -1;
 			continue;
 		}
-		if (strlen(key) > KEY_QUOTED_MAX)
+		if (strlen(key) > ISSUES_KEY_QUOTED_MAX)
 			issues_add(rd->issues, -1, "", "unknown field \"%.*s...\": the body "
-			    "holds only \"projects\"", KEY_QUOTED_MAX, key);
+			    "holds only \"projects\"", ISSUES_KEY_QUOTED_MAX, key);
 		else if ((pointer = issues_pointer("", key)) != NULL) {
 			issues_add(rd->issues, -1, pointer, "unknown field: the body holds "
 			    "only \"projects\"");

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #define ISSUES_MAX_LISTED	1000	/* beyond this only counted */
+#define ISSUES_KEY_QUOTED_MAX	64	/* bytes of an unknown key quoted in a message */
 
 struct issue {
 	long	 record;		/* index in the batch, -1 for the batch as a whole */
@@ -34,6 +35,12 @@ void	 issues_add(struct issue_list *l, long record, const char *pointer,
  */
 bool	 issues_add_fieldv(struct issue_list *l, long record, const char *base,
 	    const char *field, const char *fmt, va_list ap);
+/*
+ * "unknown field" at base + "/" + key (escaped), or at base quoting a key longer than
+ * ISSUES_KEY_QUOTED_MAX cut short. False when memory ran out.
+ */
+bool	 issues_unknown_field(struct issue_list *l, long record, const char *base,
+	    const char *key);
 /* A pointer below `base` for key or index: "/projects/17" + "planned_cost". */
 char	*issues_pointer(const char *base, const char *key);
 char	*issues_pointer_index(const char *base, size_t index);
