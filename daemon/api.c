@@ -17,6 +17,9 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/v1/awards",	api_get_awards,	ROLE_AGENCY },
 	{ EVHTTP_REQ_POST,	"/v1/budget",	api_post_budget,	ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/budget",	api_get_budget,	ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/feeds",	api_get_feeds,	ROLE_ANALYST },
+	{ EVHTTP_REQ_GET,	"/v1/feeds/{name}", api_get_feed, ROLE_ANALYST },
+	{ EVHTTP_REQ_POST,	"/v1/feeds/{name}/run", api_post_feed_run, ROLE_ANALYST },
 	/* The dashboard: tried only when no other route has the path. */
 	{ EVHTTP_REQ_GET,	"/*",		api_static,	ROLE_PUBLIC },
 };

@@ -1,11 +1,13 @@
 /*
- * ictmonctl, the admin tool: migrations, agencies, API tokens and configuration
- * checks, talking to PostgreSQL with blocking libpq. One table of commands drives
- * parsing, dispatch and the usage text. Nothing here runs inside the daemon.
+ * ictmonctl, the admin tool: migrations, agencies, API tokens, configuration checks
+ * and feeds, talking to PostgreSQL with blocking libpq (imports and feed runs use the
+ * daemon's own code on a loop of their own). One table of commands drives parsing,
+ * dispatch and the usage text. Nothing here runs inside the daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +24,8 @@
 #include "budget.h"
 #include "config.h"
 #include "db.h"
+#include "feeds.h"
+#include "fetch.h"
 #include "ingest.h"
 #include "log.h"
 #include "migrate.h"
@@ -83,6 +87,8 @@ static int	cmd_config_check(struct ctl *);
 static int	cmd_config_defaults(struct ctl *);
 static int	cmd_config_show(struct ctl *);
 static int	cmd_import(struct ctl *);
+static int	cmd_feed_list(struct ctl *);
+static int	cmd_feed_run(struct ctl *);
 
 static const struct command commands[] = {
 	{ NULL, "migrate", "", 0, 0, { NULL }, NEEDS_DB, cmd_migrate,
@@ -111,6 +117,10 @@ static const struct command commands[] = {
 	  "[--year YEAR --phase PHASE]", 2, 2, { "agency", "year", "phase" }, NEEDS_SCHEMA,
 	  cmd_import, "push a file as the API would, with analyst rights (a budget "
 	  "*.csv in the budget law layout needs --year and --phase)" },
+	{ "feed", "list", "", 0, 0, { NULL }, NEEDS_SCHEMA, cmd_feed_list,
+	  "list the feeds with their last run, failures in a row and next run" },
+	{ "feed", "run", "NAME", 1, 1, { NULL }, NEEDS_SCHEMA, cmd_feed_run,
+	  "run a configured feed now, as the daemon would, and wait for its end" },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -812,6 +822,21 @@ cmd_config_show(struct ctl *ctl)
 
 /* --- import: the API's ingest path, on a loop of our own ------------------------- */
 
+/* The asynchronous pool of a command that runs the daemon's code on its own loop. */
+static void
+pool_params(const struct ctl *ctl, int size, int queue_max, struct db_pool_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->conninfo = config_str(ctl->cfg, CFG_DB_CONNINFO);
+	p->password = config_secret(ctl->cfg, CFG_DB_PASSWORD_FILE);
+	p->size = size;
+	p->queue_max = queue_max;
+	p->connect_timeout = (int)config_int(ctl->cfg, CFG_DB_CONNECT_TIMEOUT);
+	p->reconnect_max = (int)config_int(ctl->cfg, CFG_DB_RECONNECT_MAX);
+	p->schema_version = migrations_latest();
+	p->application_name = "ictmonctl";
+}
+
 struct import_run {
 	struct event_base	*base;
 	struct db_pool		*pool;
@@ -881,7 +906,7 @@ cmd_import(struct ctl *ctl)
 	struct ingest_request		 req = { 0 };
 	struct principal		 who = { 0 };
 	struct budget_csv_params	 params;
-	struct db_pool_params		 p = { 0 };
+	struct db_pool_params		 p;
 	struct timeval			 now = { 0, 0 };
 	const char			*path = ctl->args[1], *agency = option(ctl, "agency");
 	const char			*dot;
@@ -925,14 +950,7 @@ cmd_import(struct ctl *ctl)
 	req.default_agency = agency;
 	req.request_id = "ictmonctl";
 
-	p.conninfo = config_str(ctl->cfg, CFG_DB_CONNINFO);
-	p.password = config_secret(ctl->cfg, CFG_DB_PASSWORD_FILE);
-	p.size = 1;
-	p.queue_max = 1;
-	p.connect_timeout = (int)config_int(ctl->cfg, CFG_DB_CONNECT_TIMEOUT);
-	p.reconnect_max = (int)config_int(ctl->cfg, CFG_DB_RECONNECT_MAX);
-	p.schema_version = migrations_latest();
-	p.application_name = "ictmonctl";
+	pool_params(ctl, 1, 1, &p);
 	run.req = &req;
 	run.cfg = ctl->cfg;
 	if ((run.base = event_base_new()) == NULL ||
@@ -955,6 +973,250 @@ out:
 		event_base_free(run.base);
 	free(buf);
 	return rc;
+}
+
+/* --- feed: the feeds' state, and a run on a loop of our own ---------------------- */
+
+static int
+cmd_feed_list(struct ctl *ctl)
+{
+	/* An open run under an expired lease was left by a process that died. */
+	static const char	 list[] =
+	    "SELECT f.name, f.kind, a.code AS agency,"
+	    " CASE WHEN lr.id IS NOT NULL AND lr.status IS NULL THEN"
+	    "  CASE WHEN f.lease_until > now() THEN 'running' ELSE 'interrupted' END"
+	    "  ELSE lr.status END AS last_run,"
+	    " lr.records, f.consecutive_failures AS failures,"
+	    " to_char(f.next_run_at AT TIME ZONE 'UTC',"
+	    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS next_run,"
+	    " CASE WHEN NOT f.configured THEN 'no longer configured' ELSE f.problem END"
+	    "  AS problem"
+	    " FROM feed_source f LEFT JOIN agency a ON a.id = f.agency_id"
+	    " LEFT JOIN LATERAL (SELECT r.id, r.status, r.records FROM feed_run r"
+	    "  WHERE r.feed_id = f.id ORDER BY r.started_at DESC, r.id DESC LIMIT 1) lr"
+	    "  ON true"
+	    " ORDER BY f.configured DESC, f.name COLLATE \"C\"";
+	PGresult		*res;
+
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+	if ((res = sql(ctl, list, 0, NULL)) == NULL)
+		return EXIT_FAIL;
+	print_table(res);
+	PQclear(res);
+	return EXIT_OK;
+}
+
+#define FEED_TICK_MS		100
+
+struct feed_cmd {
+	struct event_base	*base;
+	struct db_pool		*pool;
+	struct fetcher		*fetcher;
+	struct feeds		*feeds;
+	const struct config	*cfg;
+	const char		*name;
+	struct event		*tick;
+	struct event		*ev_int, *ev_term;
+	long			 waited_ms;	/* for the database, or the feed's row */
+	bool			 configured;	/* feeds_configure was called */
+	bool			 stopping;	/* a signal: the run is being stopped */
+	int			 refused;	/* the status of a run not started */
+	int			 rc;
+};
+
+static bool
+feed_cmd_wait_more(struct feed_cmd *cmd)
+{
+	struct timeval tv = { 0, FEED_TICK_MS * 1000 };
+
+	cmd->waited_ms += FEED_TICK_MS;
+	if (cmd->waited_ms > config_int(cmd->cfg, CFG_DB_CONNECT_TIMEOUT) * 2000)
+		return false;
+	evtimer_add(cmd->tick, &tv);
+	return true;
+}
+
+static void
+feed_cmd_done(const struct feed_outcome *o, void *arg)
+{
+	struct feed_cmd *cmd = arg;
+
+	printf("feed %s: %s, %llu record%s in %u page%s (run %lld)%s%s\n", o->feed,
+	    o->status, o->records, o->records == 1 ? "" : "s", o->pages,
+	    o->pages == 1 ? "" : "s", o->run_id, o->message != NULL ? ": " : "",
+	    o->message != NULL ? o->message : "");
+	fflush(stdout);
+	if (!cmd->stopping && (strcmp(o->status, "ok") == 0 ||
+	    strcmp(o->status, "not_modified") == 0))
+		cmd->rc = EXIT_OK;
+	/* After a signal, the drain's callback ends the loop. */
+	if (!cmd->stopping)
+		event_base_loopbreak(cmd->base);
+}
+
+static void
+feed_cmd_started(int status, json_t *reply, void *arg)
+{
+	struct feed_cmd	*cmd = arg;
+	const char	*message;
+
+	if (status == 202)
+		goto out;
+	/* The feed's row is being written, or the database comes back: ask again. */
+	if (status == 503 && !cmd->stopping && feed_cmd_wait_more(cmd))
+		goto out;
+	message = json_string_value(json_object_get(json_object_get(reply, "error"),
+	    "message"));
+	say("feed %s not started (%d): %s", cmd->name, status,
+	    message != NULL ? message : "no reason given");
+	cmd->refused = status;
+	cmd->rc = EXIT_FAIL;
+	if (!cmd->stopping)
+		event_base_loopbreak(cmd->base);
+out:
+	json_decref(reply);
+}
+
+static void
+feed_cmd_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct feed_cmd	*cmd = arg;
+	const char	*why = NULL;
+
+	if (cmd->stopping)
+		return;
+	if (!cmd->configured) {
+		if (!db_pool_ready(cmd->pool, &why)) {
+			if (!feed_cmd_wait_more(cmd)) {
+				say("cannot reach the database: %s",
+				    why != NULL ? why : "unknown");
+				event_base_loopbreak(cmd->base);
+			}
+			return;
+		}
+		/* Writes the configured feeds' rows, as the daemon does at start. */
+		feeds_configure(cmd->feeds, cmd->cfg);
+		cmd->configured = true;
+	}
+	feeds_run(cmd->feeds, cmd->name, feed_cmd_started, feed_cmd_done, cmd);
+}
+
+static void
+feed_cmd_drained(void *arg)
+{
+	struct feed_cmd *cmd = arg;
+
+	event_base_loopbreak(cmd->base);
+}
+
+static void
+feed_cmd_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct feed_cmd *cmd = arg;
+
+	cmd->rc = EXIT_FAIL;
+	if (cmd->stopping) {
+		say("second signal: exiting now");
+		event_base_loopbreak(cmd->base);
+		return;
+	}
+	cmd->stopping = true;
+	evtimer_del(cmd->tick);
+	say("signal %d: stopping feed %s (the next run resumes where it stopped)",
+	    (int)sig, cmd->name);
+	feeds_drain(cmd->feeds, feed_cmd_drained, cmd);
+}
+
+/* The API's 422 points at GET /v1/feeds; here the reason itself is at hand. */
+static void
+say_feed_problem(struct ctl *ctl, const char *name)
+{
+	const char	*params[1] = { name };
+	PGresult	*res;
+
+	if ((res = sql(ctl, "SELECT problem FROM feed_source WHERE name = $1"
+	    " AND problem IS NOT NULL", 1, params)) == NULL)
+		return;
+	if (PQntuples(res) == 1)
+		say("feed %s: %s", name, PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
+static int
+cmd_feed_run(struct ctl *ctl)
+{
+	const struct config_section	*sections[256];
+	struct feed_cmd			 cmd;
+	struct feeds_env		 env;
+	struct db_pool_params		 p;
+	struct timeval			 now = { 0, 0 };
+	size_t				 n, i;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.cfg = ctl->cfg;
+	cmd.name = ctl->args[0];
+	cmd.rc = EXIT_FAIL;
+	n = config_sections(ctl->cfg, "feed", sections, 256);
+	for (i = 0; i < n; i++)
+		if (strcmp(sections[i]->name, cmd.name) == 0)
+			break;
+	if (i == n) {
+		say("no feed %s: the configuration (%s) has no [feed.%s] section", cmd.name,
+		    ctl->config_path != NULL ? ctl->config_path : "built-in defaults",
+		    cmd.name);
+		return EXIT_FAIL;
+	}
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		say("cannot ignore SIGPIPE: %s", strerror(errno));
+		return EXIT_FAIL;
+	}
+
+	/* A chunk's transaction, the lease's renewal and the page's end may overlap. */
+	pool_params(ctl, 2, (int)config_int(ctl->cfg, CFG_DB_QUEUE_MAX), &p);
+	if ((cmd.base = event_base_new()) == NULL ||
+	    (cmd.tick = evtimer_new(cmd.base, feed_cmd_tick, &cmd)) == NULL ||
+	    (cmd.ev_int = evsignal_new(cmd.base, SIGINT, feed_cmd_signal, &cmd)) == NULL ||
+	    (cmd.ev_term = evsignal_new(cmd.base, SIGTERM, feed_cmd_signal,
+	    &cmd)) == NULL ||
+	    evsignal_add(cmd.ev_int, NULL) == -1 || evsignal_add(cmd.ev_term, NULL) == -1 ||
+	    (cmd.pool = db_pool_new(cmd.base, &p)) == NULL ||
+	    (cmd.fetcher = fetcher_new(cmd.base)) == NULL) {
+		say("cannot set up the event loop");
+		goto out;
+	}
+	memset(&env, 0, sizeof(env));
+	env.base = cmd.base;
+	env.db = cmd.pool;
+	env.fetcher = cmd.fetcher;
+	env.schedule = false;
+	if ((cmd.feeds = feeds_new(&env)) == NULL) {
+		say("out of memory");
+		goto out;
+	}
+	db_pool_start(cmd.pool);
+	evtimer_add(cmd.tick, &now);
+	event_base_dispatch(cmd.base);
+	if (cmd.refused == 422)
+		say_feed_problem(ctl, cmd.name);
+out:
+	/* As in ictmond: the pool's last callbacks reach the feeds, so it goes first. */
+	if (cmd.pool != NULL)
+		db_pool_free(cmd.pool);
+	feeds_free(cmd.feeds);
+	if (cmd.fetcher != NULL)
+		fetcher_free(cmd.fetcher);
+	if (cmd.ev_int != NULL)
+		event_free(cmd.ev_int);
+	if (cmd.ev_term != NULL)
+		event_free(cmd.ev_term);
+	if (cmd.tick != NULL)
+		event_free(cmd.tick);
+	if (cmd.base != NULL)
+		event_base_free(cmd.base);
+	return cmd.rc;
 }
 
 /* Loads the configuration when the command needs one. */

@@ -19,6 +19,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "feeds.h"
+#include "fetch.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -187,6 +189,8 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 			next->values[i] = running;
 		}
 	}
+	/* The feeds let go of the old configuration before it is freed. */
+	feeds_configure(d->feeds, next);
 	config_free(d->cfg);
 	d->cfg = next;
 	apply_log_level(d->cfg);
@@ -195,12 +199,17 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	notify_systemd("READY=1");
 }
 
+/* Requests in flight and feed runs drain side by side; the second to finish exits. */
+static int	draining_parts;
+
 static void
 on_drained(void *arg)
 {
 	struct ictmond *d = arg;
 
-	log_info("main", "no request in flight: exiting");
+	if (--draining_parts > 0)
+		return;
+	log_info("main", "no request in flight, no feed running: exiting");
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -209,8 +218,9 @@ on_drain_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct ictmond *d = arg;
 
-	log_warn("main", "%u requests still in flight after %llds: exiting",
-	    http_server_in_flight(d->http), config_int(d->cfg, CFG_HTTP_DRAIN_TIMEOUT));
+	log_warn("main", "%u requests and %u feed runs still in flight after %llds: "
+	    "exiting", http_server_in_flight(d->http), feeds_running(d->feeds),
+	    config_int(d->cfg, CFG_HTTP_DRAIN_TIMEOUT));
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -228,13 +238,15 @@ on_terminate(evutil_socket_t sig, short events, void *arg)
 	}
 	d->draining = 1;
 	notify_systemd("STOPPING=1");
-	log_info("main", "signal %d: draining %u requests in flight", (int)sig,
-	    http_server_in_flight(d->http));
+	log_info("main", "signal %d: draining %u requests in flight and %u feed runs",
+	    (int)sig, http_server_in_flight(d->http), feeds_running(d->feeds));
 	tv.tv_sec = config_int(d->cfg, CFG_HTTP_DRAIN_TIMEOUT);
 	if ((ev_drain_timeout = evtimer_new(d->base, on_drain_timeout, d)) == NULL ||
 	    evtimer_add(ev_drain_timeout, &tv) == -1)
 		fatalx("cannot arm the drain timer");
+	draining_parts = 2;
 	http_server_drain(d->http, on_drained, d);
+	feeds_drain(d->feeds, on_drained, d);
 }
 
 static void
@@ -272,6 +284,24 @@ start_database(struct ictmond *d)
 	db_pool_start(d->db);
 }
 
+static void
+start_feeds(struct ictmond *d)
+{
+	struct feeds_env env;
+
+	if ((d->fetcher = fetcher_new(d->base)) == NULL)
+		fatalx("cannot create the feed fetcher");
+	memset(&env, 0, sizeof(env));
+	env.base = d->base;
+	env.db = d->db;
+	env.fetcher = d->fetcher;
+	env.metrics = d->metrics;
+	env.schedule = true;
+	if ((d->feeds = feeds_new(&env)) == NULL)
+		fatalx("cannot create the feeds");
+	feeds_configure(d->feeds, d->cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -300,6 +330,7 @@ main(int argc, char **argv)
 		fatalx("cannot create the metrics registry");
 	install_signals(&d);
 	start_database(&d);
+	start_feeds(&d);
 	if ((d.http = http_server_new(&d, api_routes, api_nroutes)) == NULL)
 		fatalx("cannot create the HTTP server");
 	http_server_configure(d.http, d.cfg);
@@ -312,8 +343,13 @@ main(int argc, char **argv)
 	if (event_base_dispatch(d.base) == -1)
 		fatalx("event loop failed");
 
-	/* The pool fails what is still queued; handlers may reply through the server. */
+	/*
+	 * The pool fails what is still queued; handlers may reply through the server and
+	 * feed runs hear of their statements, so both are freed after it.
+	 */
 	db_pool_free(d.db);
+	feeds_free(d.feeds);
+	fetcher_free(d.fetcher);
 	http_server_free(d.http);
 	if (ev_drain_timeout != NULL)
 		event_free(ev_drain_timeout);

@@ -83,6 +83,10 @@ struct ingest {
 	struct principal	 who;
 	char			*default_agency;
 	char			*key;
+	/* A feed's chunk: its state saved with the data (include/ingest.h). */
+	bool			 from_feed;
+	char			 feed_id[24], run_id[24], lease[24];
+	char			*feed_owner, *feed_cursor, *feed_etag, *feed_last_modified;
 	char			 rid[17];
 	char			 hash[65];
 	long long		 max_records;
@@ -392,9 +396,9 @@ run_steps(struct ingest *ing, enum phase phase, const struct step *steps, size_t
 
 static const char sql_batch_insert[] =
     "INSERT INTO ingest_batch (token_id, token_role, agency_id, kind, idempotency_key,"
-    "  request_hash)"
+    "  request_hash, feed_id)"
     " VALUES ($1::bigint, $2, coalesce($3::bigint,"
-    "  (SELECT id FROM agency WHERE code = $4)), $5, $6, $7)"
+    "  (SELECT id FROM agency WHERE code = $4)), $5, $6, $7, $8::bigint)"
     " ON CONFLICT (idempotency_scope, idempotency_key) DO NOTHING"
     " RETURNING id";
 
@@ -409,6 +413,19 @@ static const char sql_batch_retake[] =
     "  created_at = now(), request_hash = $2, token_id = $3::bigint, counts = '{}',"
     "  response_status = NULL, response = NULL"
     " WHERE id = $1::bigint";
+
+/*
+ * A feed's cursor and validators move with its data, and only while this process
+ * still holds the feed's lease: a process that lost it (stalled past lease_until,
+ * another one took over) must not write behind the new holder's back.
+ */
+static const char sql_feed_state[] =
+    "WITH f AS (UPDATE feed_source SET cursor = $2, etag = $3, last_modified = $4,"
+    "   lease_until = now() + make_interval(secs => $6::int)"
+    "  WHERE id = $1::bigint AND lease_owner = $5 RETURNING id),"
+    " r AS (UPDATE feed_run SET records = records + $8::int"
+    "  WHERE id = $7::bigint AND feed_id IN (SELECT id FROM f) RETURNING id)"
+    " SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM r)";
 
 static const char sql_batch_done[] =
     "UPDATE ingest_batch SET status = 'done', finished_at = now(),"
@@ -464,7 +481,7 @@ static enum step_rc
 send_batch_insert(struct ingest *ing)
 {
 	char		 token_id[24], agency_id[24];
-	const char	*values[7];
+	const char	*values[8];
 
 	if (ing->batch_id != 0)
 		return STEP_SKIP;	/* claimed with its key */
@@ -477,7 +494,8 @@ send_batch_insert(struct ingest *ing)
 	values[4] = ingest_kind_name(ing->kind);
 	values[5] = ing->key;
 	values[6] = ing->key != NULL ? ing->hash : NULL;
-	return query(ing, sql_batch_insert, 7, values);
+	values[7] = ing->from_feed ? ing->feed_id : NULL;
+	return query(ing, sql_batch_insert, 8, values);
 }
 
 static bool
@@ -572,6 +590,37 @@ send_batch_retake(struct ingest *ing)
 	values[1] = ing->hash;
 	values[2] = ing->who.token_id > 0 ? token_id : NULL;
 	return query(ing, sql_batch_retake, 3, values);
+}
+
+static enum step_rc
+send_feed_state(struct ingest *ing)
+{
+	char		 records[24];
+	const char	*values[8];
+
+	if (!ing->from_feed)
+		return STEP_SKIP;
+	snprintf(records, sizeof(records), "%lld", ing->records);
+	values[0] = ing->feed_id;
+	values[1] = ing->feed_cursor;
+	values[2] = ing->feed_etag;
+	values[3] = ing->feed_last_modified;
+	values[4] = ing->feed_owner;
+	values[5] = ing->lease;
+	values[6] = ing->run_id;
+	values[7] = records;
+	return query(ing, sql_feed_state, 8, values);
+}
+
+static bool
+recv_feed_state(struct ingest *ing, PGresult *res)
+{
+	if (PQntuples(res) != 1 || result_count(res, 0, 0) != 1) {
+		set_error(ing, 409, "this process no longer holds the feed's lease: another "
+		    "one took the feed over; nothing was written", NULL);
+		return false;
+	}
+	return true;
 }
 
 static json_t *
@@ -1848,6 +1897,7 @@ send_flat_transaction(struct ingest *ing)
 	{ "session", send_session, NULL }, \
 	{ "batch", send_batch_insert, recv_batch_insert }
 #define DATA_END_STEPS \
+	{ "feed state", send_feed_state, recv_feed_state }, \
 	{ "batch done", send_batch_done, NULL }, \
 	{ "commit", send_commit, NULL }
 
@@ -2017,6 +2067,10 @@ ingest_free(struct ingest *ing)
 	free(ing->csv_phase);
 	free(ing->default_agency);
 	free(ing->key);
+	free(ing->feed_owner);
+	free(ing->feed_cursor);
+	free(ing->feed_etag);
+	free(ing->feed_last_modified);
 	json_decref(ing->reply);
 	free(ing);
 }
@@ -2096,6 +2150,16 @@ ingest_submit(struct db_pool *pool, const struct config *cfg,
 	ing->csv_phase = dup_or_null(req->csv_phase, &failed);
 	ing->default_agency = dup_or_null(req->default_agency, &failed);
 	ing->key = dup_or_null(req->idempotency_key, &failed);
+	if (req->feed != NULL) {
+		ing->from_feed = true;
+		snprintf(ing->feed_id, sizeof(ing->feed_id), "%lld", req->feed->feed_id);
+		snprintf(ing->run_id, sizeof(ing->run_id), "%lld", req->feed->run_id);
+		snprintf(ing->lease, sizeof(ing->lease), "%ld", req->feed->lease);
+		ing->feed_owner = dup_or_null(req->feed->owner, &failed);
+		ing->feed_cursor = dup_or_null(req->feed->cursor, &failed);
+		ing->feed_etag = dup_or_null(req->feed->etag, &failed);
+		ing->feed_last_modified = dup_or_null(req->feed->last_modified, &failed);
+	}
 	snprintf(ing->rid, sizeof(ing->rid), "%s", req->request_id != NULL ?
 	    req->request_id : "-");
 	ing->max_records = config_int(cfg, CFG_INGEST_MAX_RECORDS);

@@ -28,4 +28,9 @@ void	api_get_projects(struct request *req);
 void	api_get_awards(struct request *req);
 void	api_get_budget(struct request *req);
 
+/* api_feeds.c: the feeds ictmon pulls (include/feeds.h), and a run now */
+void	api_get_feeds(struct request *req);
+void	api_get_feed(struct request *req);
+void	api_post_feed_run(struct request *req);
+
 #endif

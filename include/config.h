@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "collector.h"
+
 enum cfg_type {
 	CFG_STRING,
 	CFG_INT,
@@ -82,7 +84,22 @@ struct cfg_key {
 	  "a larger batch is refused with 422.") \
 	X(INGEST_STALE_AFTER, "ingest.stale_after", CFG_SECONDS, "10m", 10, 86400, NULL, \
 	  0, "A batch still running after this long is taken as abandoned: a request " \
-	  "with its Idempotency-Key may take it over.")
+	  "with its Idempotency-Key may take it over.") \
+	X(FEEDS_CONCURRENCY, "feeds.concurrency", CFG_INT, "4", 1, 64, NULL, 0, \
+	  "Feeds one daemon pulls at the same time; others wait for their turn.") \
+	X(FEEDS_RETRY_BASE, "feeds.retry_base", CFG_SECONDS, "1m", 1, 86400, NULL, 0, \
+	  "Wait before retrying a failed pull; it doubles with each failure in a row " \
+	  "(with random jitter) up to feeds.retry_max, or the server's Retry-After.") \
+	X(FEEDS_RETRY_MAX, "feeds.retry_max", CFG_SECONDS, "6h", 1, 2592000, NULL, 0, \
+	  "Longest wait between retries of a failing feed.") \
+	X(FEEDS_LEASE, "feeds.lease", CFG_SECONDS, "30", 2, 3600, NULL, 0, \
+	  "A process running a feed renews its claim this often, at least; a claim not " \
+	  "renewed for this long (the process died) lets another process take the feed.") \
+	X(FEEDS_CHUNK_RECORDS, "feeds.chunk_records", CFG_INT, "5000", 1, 1000000, NULL, 0, \
+	  "Records of a pulled document written in one transaction, with the feed's cursor.") \
+	X(FEEDS_CHUNK_BYTES, "feeds.chunk_bytes", CFG_BYTES, "16M", 65536, 1073741824LL, \
+	  NULL, 0, "A chunk is written once its records reach this size, whatever their " \
+	  "number. One record may be as large as http.max_body.")
 
 enum cfg_id {
 #define CFG_ENUM_ID(id, ...) CFG_##id,
@@ -93,9 +110,8 @@ enum cfg_id {
 
 /* Keys of a [feed.NAME] section: one collector each (see collectors/). */
 #define FEED_KEYS(X) \
-	X(KIND, "kind", CFG_ENUM, NULL, 0, 0, \
-	  "ocds_release_packages|ocds_record_packages|ocds_jsonl|budget_csv|projects_json", \
-	  CFG_REQUIRED, "What the feed publishes.") \
+	X(KIND, "kind", CFG_ENUM, NULL, 0, 0, COLLECTOR_CHOICES, CFG_REQUIRED, \
+	  "What the feed publishes (see collectors/).") \
 	X(URL, "url", CFG_URL, NULL, 0, 0, NULL, CFG_REQUIRED, \
 	  "Where to fetch it (the first page of a paged API).") \
 	X(AGENCY, "agency", CFG_STRING, NULL, 0, 0, NULL, 0, \
@@ -107,7 +123,12 @@ enum cfg_id {
 	X(MAX_SIZE, "max_size", CFG_BYTES, "1G", 1024, 17179869184LL, NULL, 0, \
 	  "Largest body accepted for one page.") \
 	X(TIMEOUT, "timeout", CFG_SECONDS, "300", 1, 86400, NULL, 0, \
-	  "Seconds allowed for one page.")
+	  "Seconds allowed for one page, writing it included.") \
+	X(FISCAL_YEAR, "fiscal_year", CFG_INT, "0", 0, 2200, NULL, 0, \
+	  "budget_csv: the budget law's fiscal year; 0 is the year of the pull.") \
+	X(PHASE, "phase", CFG_ENUM, "approved", 0, 0, \
+	  "approved|modified|committed|accrued|paid", 0, \
+	  "budget_csv: the budget phase the amounts are in.")
 
 enum feed_key_id {
 #define FEED_ENUM_ID(id, ...) FEED_##id,

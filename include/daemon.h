@@ -1,6 +1,7 @@
 /*
  * The running daemon: what every module reaches through a request or a timer — the
- * loop, the current configuration, the database pool, the HTTP server, the metrics.
+ * loop, the current configuration, the database pool, the HTTP server, the metrics,
+ * the feeds.
  */
 #ifndef ICTMON_DAEMON_H
 #define ICTMON_DAEMON_H
@@ -10,6 +11,8 @@
 struct event_base;
 struct config;
 struct db_pool;
+struct feeds;
+struct fetcher;
 struct http_server;
 struct metrics;
 
@@ -19,6 +22,8 @@ struct ictmond {
 	struct db_pool		*db;
 	struct http_server	*http;
 	struct metrics		*metrics;
+	struct fetcher		*fetcher;	/* the curl multi handle of the collectors */
+	struct feeds		*feeds;
 	time_t			 started;
 	int			 draining;	/* SIGTERM received */
 };

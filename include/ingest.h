@@ -30,6 +30,21 @@ enum ingest_format {
 
 #define INGEST_KEY_MAX		255	/* bytes of an Idempotency-Key */
 
+/*
+ * A chunk of a feed's page (include/feeds.h). Its batch names the feed, and the feed's
+ * state moves in the same transaction as the data: a restart resumes after the last
+ * committed chunk, never before or after it.
+ */
+struct ingest_feed {
+	long long	 feed_id;
+	long long	 run_id;	/* feed_run counts the chunk's records */
+	const char	*owner;		/* the lease holder: a lost lease fails the batch (409) */
+	long		 lease;		/* seconds the lease is extended by */
+	const char	*cursor;	/* feed_source.cursor after this chunk */
+	const char	*etag;		/* feed_source.etag and .last_modified after it */
+	const char	*last_modified;
+};
+
 struct ingest_request {
 	enum ingest_kind	 kind;
 	enum ingest_format	 format;
@@ -42,6 +57,7 @@ struct ingest_request {
 	const char		*default_agency;
 	const char		*idempotency_key;	/* NULL: none; else checked already */
 	const char		*request_id;	/* for the log line; may be NULL */
+	const struct ingest_feed *feed;		/* a feed's chunk; NULL for a push */
 	struct metrics		*metrics;	/* may be NULL */
 };
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "agency.h"
+#include "shared_data.h"
 
 static bool
 parse(const char *text, struct agency_list *list, char *err, size_t errlen)
@@ -213,25 +214,13 @@ test_csv_errors_carry_the_line(void **state)
 static void
 test_real_institutions_file(void **state)
 {
-	const char		*src = getenv("ICTMON_SOURCE_DIR");
-	char			 path[4096], err[256];
+	char			 err[256];
 	struct agency_list	 list;
-	char			*buf = NULL;
+	char			*buf;
 	size_t			 len;
-	FILE			*f;
-	long			 size;
 
-	snprintf(path, sizeof(path), "%s/../shared/data/chile/institutions.csv",
-	    src ? src : ".");
-	if ((f = fopen(path, "rb")) == NULL)
+	if ((buf = shared_data_read("chile/institutions.csv", &len)) == NULL)
 		skip();
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	assert_true((size = ftell(f)) > 0);
-	rewind(f);
-	len = (size_t)size;
-	assert_non_null(buf = malloc(len));
-	assert_int_equal(fread(buf, 1, len, f), len);
-	fclose(f);
 
 	/* awk -F';' '$2==0&&$3==0{m++} $2>0&&$3==0{a++} $3>0{p++}': 29 208 325 */
 	assert_true(agency_parse_institutions(buf, len, &list, err, sizeof(err)));

@@ -20,6 +20,7 @@
 #include "copy.h"
 #include "issues.h"
 #include "sjson.h"
+#include "shared_data.h"
 
 /* The staging columns, in BUDGET_STAGING_COLUMNS order. */
 enum {
@@ -786,31 +787,6 @@ test_csv_params_are_checked(void **state)
 	    sizeof(message)));
 }
 
-/* A file of ../shared/data/chile, or NULL (the test is skipped) when absent. */
-static char *
-load_shared(const char *name, size_t *len)
-{
-	const char	*src = getenv("ICTMON_SOURCE_DIR");
-	char		 path[1024], *buf = NULL;
-	FILE		*fp;
-	long		 size;
-
-	snprintf(path, sizeof(path), "%s/../shared/data/chile/%s", src ? src : ".", name);
-	if ((fp = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(fp, 0, SEEK_END) == 0 && (size = ftell(fp)) >= 0 &&
-	    fseek(fp, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL &&
-	    fread(buf, 1, (size_t)size, fp) == (size_t)size) {
-		buf[size] = '\0';
-		*len = (size_t)size;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(fp);
-	return buf;
-}
-
 /* The sum of the rows' amounts in a currency, exactly: this file's are all whole. */
 static long long
 sum_amounts(const char *currency, bool ict_only, size_t *count)
@@ -855,7 +831,7 @@ test_real_budget_law_reads_without_an_issue(void **state)
 	size_t	 len, count;
 	char	*body;
 
-	if ((body = load_shared("budgetLaw.csv", &len)) == NULL)
+	if ((body = shared_data_read("chile/budgetLaw.csv", &len)) == NULL)
 		skip();
 	read_csv_as(&analyst, body, len);
 	free(body);

@@ -176,7 +176,8 @@ test_bad_override_names_the_option(void **state)
 	assert_error("command line: -s http.lisen: unknown key (keys of [http]: listen, "
 	    "max_body, max_headers, timeout, drain_timeout, web_root)");
 	assert_error("command line: -s feed.a.colour: unknown key (keys of [feed.NAME]: "
-	    "kind, url, agency, schedule, auth_header_file, max_size, timeout)");
+	    "kind, url, agency, schedule, auth_header_file, max_size, timeout, "
+	    "fiscal_year, phase)");
 	assert_error("command line: -s feed.B.kind: feed name 'B': use 1 to 64 "
 	    "characters among a-z, 0-9, _ and -");
 	/* feed.a got a kind but never a url. */
@@ -253,7 +254,7 @@ test_all_errors_reported_in_one_load(void **state)
 	assert_error("test.conf:6: http.timeout: '0' is out of range: 1s to 1h");
 	assert_error("test.conf:7: expected key = value, [section] or a # comment");
 	assert_error("test.conf:8: unknown section 'nosuch' (sections: log, http, db, "
-	    "api, ingest, feed.NAME)");
+	    "api, ingest, feeds, feed.NAME)");
 	assert_error("test.conf:12: db.pool is already set at line 11");
 	assert_error("test.conf:13: db.queue_max: '1e3' is not a whole number");
 	/* Keys of an unknown section are not reported one by one. */
@@ -523,7 +524,7 @@ test_unknown_section_rejected(void **state)
 {
 	assert_null(load("[smtp]\nhost = mail\n[http]\nlisten = 127.0.0.1:80\n"));
 	assert_error("test.conf:1: unknown section 'smtp' (sections: log, http, db, "
-	    "api, ingest, feed.NAME)");
+	    "api, ingest, feeds, feed.NAME)");
 	assert_int_equal(errors.count, 1);
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "csv.h"
+#include "shared_data.h"
 
 /* Reads all of `text` with `sep`; returns the records joined as "a|b\n" lines,
    or "ERROR <message>" once an error is hit. */
@@ -235,32 +236,6 @@ test_many_fields_and_long_fields_survive_buffer_growth(void **state)
 	free(text);
 }
 
-/* A file of ../shared/data/chile, or NULL (the test is skipped) when absent. */
-static char *
-load_chile_file(const char *name, size_t *len)
-{
-	const char	*src = getenv("ICTMON_SOURCE_DIR");
-	char		 path[4096];
-	char		*buf = NULL;
-	FILE		*f;
-	long		 size;
-
-	snprintf(path, sizeof(path), "%s/../shared/data/chile/%s", src ? src : ".", name);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size + 1)) != NULL &&
-	    fread(buf, 1, (size_t)size, f) == (size_t)size) {
-		*len = (size_t)size;
-	} else {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	assert_non_null(buf);
-	return buf;
-}
-
 static void
 test_real_budget_law_reads_whole(void **state)
 {
@@ -270,7 +245,7 @@ test_real_budget_law_reads_whole(void **state)
 	char			*buf;
 	int			 rc;
 
-	if ((buf = load_chile_file("budgetLaw.csv", &len)) == NULL)
+	if ((buf = shared_data_read("chile/budgetLaw.csv", &len)) == NULL)
 		skip();
 	/* awk -F';': 9283 lines, every one of 9 fields, no quoted field. */
 	csv_reader_init(&r, buf, len, ';');
@@ -295,7 +270,7 @@ test_real_unspsc_with_bom_and_quotes(void **state)
 	int			 rc;
 	bool			 seen_head_wall = false;
 
-	if ((buf = load_chile_file("unspsc-rubros-chilecompra.csv", &len)) == NULL)
+	if ((buf = shared_data_read("chile/unspsc-rubros-chilecompra.csv", &len)) == NULL)
 		skip();
 	csv_reader_init(&r, buf, len, ';');
 	while ((rc = csv_next(&r, &rec)) == 1) {

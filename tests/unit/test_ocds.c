@@ -19,6 +19,7 @@
 #include "issues.h"
 #include "ocds.h"
 #include "sjson.h"
+#include "shared_data.h"
 
 /* A tree from JSON written with single quotes, which read better in C strings. */
 static json_t *
@@ -393,22 +394,10 @@ struct body {
 static bool
 load(const char *name, struct body *b)
 {
-	const char	*src = getenv("ICTMON_SOURCE_DIR");
-	char		 path[4096];
-	FILE		*f;
-	long		 size;
+	char path[256];
 
-	snprintf(path, sizeof(path), "%s/../shared/data/ocds/%s", src ? src : ".", name);
-	if ((f = fopen(path, "rb")) == NULL)
-		return false;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	assert_true((size = ftell(f)) > 0);
-	rewind(f);
-	assert_non_null(b->text = malloc((size_t)size));
-	assert_int_equal(fread(b->text, 1, (size_t)size, f), (size_t)size);
-	b->len = (size_t)size;
-	fclose(f);
-	return true;
+	snprintf(path, sizeof(path), "ocds/%s", name);
+	return (b->text = shared_data_read(path, &b->len)) != NULL;
 }
 
 static enum ocds_read_status

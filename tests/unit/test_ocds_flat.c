@@ -16,6 +16,7 @@
 
 #include "ocds_flat.h"
 #include "sjson.h"
+#include "shared_data.h"
 
 static json_t *
 parse(const char *text, size_t len)
@@ -47,22 +48,14 @@ tree(const char *text)
 static json_t *
 load_fixture(const char *name)
 {
-	const char	*src = getenv("ICTMON_SOURCE_DIR");
-	char		 path[4096], *text;
-	FILE		*f;
-	long		 size;
-	json_t		*j;
+	char	 path[256], *text;
+	size_t	 len;
+	json_t	*j;
 
-	snprintf(path, sizeof(path), "%s/../shared/data/ocds/%s", src ? src : ".", name);
-	if ((f = fopen(path, "rb")) == NULL)
+	snprintf(path, sizeof(path), "ocds/%s", name);
+	if ((text = shared_data_read(path, &len)) == NULL)
 		return NULL;
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	assert_true((size = ftell(f)) > 0);
-	rewind(f);
-	assert_non_null(text = malloc((size_t)size));
-	assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-	fclose(f);
-	j = parse(text, (size_t)size);
+	j = parse(text, len);
 	free(text);
 	return j;
 }

@@ -16,6 +16,7 @@
 #include <event2/buffer.h>
 
 #include "sjson.h"
+#include "shared_data.h"
 
 /* A string literal as buffer and length, so that literals may hold NUL bytes. */
 #define LIT(s)	(s), sizeof(s) - 1
@@ -1076,38 +1077,15 @@ test_mutated_documents_are_judged_alike(void **state)
 	assert_true(accepted > 100);
 }
 
+/* "ocds/NAME" of ../shared/data, for shared_data_read; malloc'd. */
 static char *
-read_file(const char *path, size_t *len)
+ocds_file(const char *name)
 {
-	FILE *f;
-	char *text = NULL;
-	long size;
+	char *rel;
 
-	if ((f = fopen(path, "rb")) == NULL)
+	if (asprintf(&rel, "ocds/%s", name) == -1)
 		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (text = malloc((size_t)size + 1)) != NULL &&
-	    fread(text, 1, (size_t)size, f) != (size_t)size) {
-		free(text);
-		text = NULL;
-	}
-	fclose(f);
-	if (text != NULL)
-		*len = (size_t)size;
-	return text;
-}
-
-static char *
-data_path(const char *name)
-{
-	const char *source = getenv("ICTMON_SOURCE_DIR");
-	char *path;
-
-	if (source == NULL)
-		source = ".";
-	if (asprintf(&path, "%s/../shared/data/ocds/%s", source, name) == -1)
-		return NULL;
-	return path;
+	return rel;
 }
 
 static void
@@ -1115,7 +1093,7 @@ test_real_ocds_files_parse(void **state)
 {
 	struct sjson_error err;
 	struct dirent *de;
-	char *dir = data_path(""), *path, *text, *dumped;
+	char *dir = shared_data_path("ocds"), *path, *text, *dumped;
 	size_t len, files = 0;
 	json_t *j, *again;
 	DIR *d;
@@ -1128,8 +1106,8 @@ test_real_ocds_files_parse(void **state)
 		len = strlen(de->d_name);
 		if (len < 5 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
-		assert_non_null(path = data_path(de->d_name));
-		assert_non_null(text = read_file(path, &len));
+		assert_non_null(path = ocds_file(de->d_name));
+		assert_non_null(text = shared_data_read(path, &len));
 		j = sjson_parse(text, len, NULL, &err);
 		if (j == NULL) {
 			print_error("%s: %d:%d %s\n", path, err.line, err.column, err.message);
@@ -1156,11 +1134,11 @@ static json_t *
 load_data(const char *name)
 {
 	struct sjson_error err;
-	char *path = data_path(name), *text;
+	char *path = ocds_file(name), *text;
 	size_t len;
 	json_t *j;
 
-	if ((text = read_file(path, &len)) == NULL) {
+	if ((text = shared_data_read(path, &len)) == NULL) {
 		free(path);
 		return NULL;
 	}

@@ -1,0 +1,298 @@
+"""What the benchmarks in scripts/bench/ share: the build, a private PostgreSQL cluster
+with fsync on, ictmonctl, ictmond processes on 127.0.0.1, a results table, and the
+run's frame (a time limit, cleaning up). Standard library only, for /usr/bin/python3.
+"""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+BUILD_DIR = os.environ.get("ICTMON_BUILD_DIR", os.path.join(REPO, "build"))
+SHARED_DIR = os.environ.get("ICTMON_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+INSTITUTIONS = os.path.join(SHARED_DIR, "data", "chile", "institutions.csv")
+UNSPSC = os.path.join(SHARED_DIR, "data", "chile", "unspsc-rubros-chilecompra.csv")
+DEV_DB = os.path.join(REPO, "scripts", "dev-db")
+PSQL = "/usr/lib/postgresql/15/bin/psql"
+
+# One benchmark at a time uses the cluster: they share its directory and port.
+DB_DIR = os.path.join(REPO, "var", "bench-pg")
+DB_PORT = 54350
+
+REQUEST_TIMEOUT = 900.0  # seconds for one request, a 64 MiB one included
+COMMAND_TIMEOUT = 1800.0  # seconds for one psql or ictmonctl run
+START_TIMEOUT = 60.0
+
+
+class BenchError(Exception):
+    pass
+
+
+def say(fmt, *args):
+    print("bench: " + (fmt % args if args else fmt), file=sys.stderr, flush=True)
+
+
+class Cluster:
+    """scripts/dev-db with the benchmarks' own directory and port, fsync on."""
+
+    def __init__(self):
+        self.dev_env = dict(os.environ, ICTMON_DB_DIR=DB_DIR, ICTMON_DB_PORT=str(DB_PORT))
+        self.dev_env.pop("ICTMON_DB_FAST", None)
+        self.env = None
+        self.started = False
+
+    def _dev_db(self, command):
+        proc = subprocess.run([DEV_DB, command], env=self.dev_env, capture_output=True,
+                              text=True, timeout=COMMAND_TIMEOUT)
+        if proc.returncode != 0:
+            raise BenchError("dev-db %s failed: %s" % (command, proc.stderr.strip()))
+        return proc.stdout
+
+    def start(self):
+        self._dev_db("start")
+        self.started = True
+        self.env = dict(os.environ, PGCLIENTENCODING="UTF8")
+        for line in self._dev_db("env").splitlines():
+            m = re.match(r"export (PG\w+)=(.*)$", line)
+            if m:
+                self.env[m.group(1)] = m.group(2)
+        fsync = self.psql("postgres", "SHOW fsync").strip()
+        if fsync != "on":
+            raise BenchError("the cluster in %s runs with fsync=%s; remove it "
+                             "(scripts/dev-db destroy with ICTMON_DB_DIR=%s)"
+                             % (DB_DIR, fsync, DB_DIR))
+
+    def stop(self):
+        if self.started:
+            self._dev_db("stop")
+            self.started = False
+
+    def psql(self, dbname, sql=None, commands=(), single_transaction=False):
+        """Runs sql (on stdin) or -c commands; returns stdout (unaligned, tuples only)."""
+        args = [PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dbname]
+        if single_transaction:
+            args.append("-1")
+        for c in commands:
+            args += ["-c", c]
+        proc = subprocess.run(args, input=sql, env=self.env, capture_output=True,
+                              text=True, timeout=COMMAND_TIMEOUT)
+        if proc.returncode != 0:
+            raise BenchError("psql on %s failed: %s" % (dbname, proc.stderr.strip()))
+        return proc.stdout
+
+    def scalar(self, dbname, sql):
+        return self.psql(dbname, sql).strip()
+
+    def recreate(self, dbname):
+        self.psql("postgres", 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % dbname)
+        self.psql("postgres", 'CREATE DATABASE "%s"' % dbname)
+
+    def checkpoint(self):
+        """So that no phase pays for the writes of the one before it."""
+        self.psql("postgres", "CHECKPOINT")
+
+
+def ctl(cluster, dbname, *args):
+    argv = [os.path.join(BUILD_DIR, "ictmonctl"), "-s", "db.conninfo=dbname=" + dbname]
+    argv += list(args)
+    proc = subprocess.run(argv, env=cluster.env, capture_output=True, text=True,
+                          timeout=COMMAND_TIMEOUT, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise BenchError("ictmonctl %s failed (%d): %s"
+                         % (" ".join(args), proc.returncode, proc.stderr.strip()))
+    return proc.stdout
+
+
+def setup_database(cluster, dbname):
+    """A fresh database, migrated, with Chile's agencies."""
+    cluster.recreate(dbname)
+    ctl(cluster, dbname, "migrate")
+    ctl(cluster, dbname, "agency", "import", INSTITUTIONS)
+
+
+def analyst_token(cluster, dbname):
+    return ctl(cluster, dbname, "token", "create", "--role", "analyst", "--name",
+               "bench").strip().splitlines()[-1]
+
+
+def count(cluster, dbname, table):
+    return int(cluster.scalar(dbname, "SELECT count(*) FROM %s" % table))
+
+
+def expect_count(cluster, dbname, table, n):
+    got = count(cluster, dbname, table)
+    if got != n:
+        raise BenchError("%s.%s holds %d rows, expected %d" % (dbname, table, got, n))
+
+
+def build():
+    """Configures build/ (RelWithDebInfo, as scripts/test) when it has no cache, and
+    brings the two binaries up to date (a no-op when they are)."""
+    if not os.path.exists(os.path.join(BUILD_DIR, "CMakeCache.txt")):
+        say("configuring %s", BUILD_DIR)
+        subprocess.run(["cmake", "-S", REPO, "-B", BUILD_DIR,
+                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True,
+                       stdout=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT)
+    say("building ictmond and ictmonctl in %s", BUILD_DIR)
+    proc = subprocess.run(["cmake", "--build", BUILD_DIR, "-j2", "--target", "ictmond",
+                           "ictmonctl"], capture_output=True, text=True,
+                          timeout=COMMAND_TIMEOUT)
+    if proc.returncode != 0:
+        raise BenchError("build failed:\n%s%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    """One ictmond in the foreground on a free port of 127.0.0.1, with its own
+    configuration file (`config`: nothing from /etc), `settings` as -s options, and
+    its stderr in the work directory."""
+
+    def __init__(self, cluster, dbname, workdir, name, settings=(), config=""):
+        self.port = free_port()
+        self.config = os.path.join(workdir, name + ".conf")
+        self.log_path = os.path.join(workdir, name + ".log")
+        with open(self.config, "w") as f:
+            f.write("# a benchmark's daemon: built-in defaults, -s on the command line\n")
+            f.write(config)
+        self.argv = [os.path.join(BUILD_DIR, "ictmond"), "-f", "-c", self.config,
+                     "-s", "http.listen=127.0.0.1:%d" % self.port,
+                     "-s", "db.conninfo=dbname=" + dbname,
+                     "-s", "log.level=warn"]
+        for s in settings:
+            self.argv += ["-s", s]
+        self.env = cluster.env
+        self.proc = None
+        self.log_file = None
+
+    def start(self):
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+                                     stdout=self.log_file, stderr=self.log_file)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError("ictmond exited with %d:\n%s"
+                                 % (self.proc.returncode, self.log_tail()))
+            try:
+                status, _ = self.request("GET", "/readyz", None, {}, timeout=2.0)
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError("ictmond not ready within %.0f s:\n%s"
+                                 % (START_TIMEOUT, self.log_tail()))
+            time.sleep(0.1)
+
+    def request(self, method, path, body, headers, timeout=REQUEST_TIMEOUT):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body, headers)
+            r = conn.getresponse()
+            return r.status, r.read()
+        finally:
+            conn.close()
+
+    def peak_rss_mb(self):
+        """VmHWM: the most resident memory the process has had since it started."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+        raise BenchError("no VmHWM in /proc/%d/status" % self.proc.pid)
+
+    def log_tail(self, lines=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after a while; only this daemon's own process."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            say("ictmond did not exit within 60 s of SIGTERM; killing it")
+            self.proc.kill()
+            self.proc.wait()
+
+    def close(self):
+        self.stop()
+        if self.log_file is not None:
+            self.log_file.close()
+            self.log_file = None
+
+
+class Results:
+    def __init__(self):
+        self.rows = []
+
+    def phase(self, name, records, seconds, note=""):
+        rate = records / seconds if seconds > 0 else float("inf")
+        self.rows.append((name, records, seconds, rate, note))
+        say("%s: %d records in %.2f s, %.0f records/s%s", name, records, seconds, rate,
+            ", " + note if note else "")
+        return rate
+
+    def table(self):
+        print("%-16s %10s %10s %12s" % ("phase", "records", "seconds", "records/s"))
+        for name, records, seconds, rate, note in self.rows:
+            print(("%-16s %10d %10.2f %12.0f  %s" % (name, records, seconds, rate,
+                                                     note)).rstrip())
+
+
+def main(name, args, run):
+    """Runs run(args, cluster, workdir, closers) under args.timeout: a fresh work
+    directory in var/, the cluster stopped and everything in `closers` closed at the
+    end (all kept with args.keep). Returns the exit status."""
+
+    def expired(signum, frame):
+        raise BenchError("the run took more than %d s (--timeout)" % args.timeout)
+
+    signal.signal(signal.SIGALRM, expired)
+    signal.signal(signal.SIGTERM, lambda s, f: sys.exit(143))
+    signal.alarm(args.timeout)
+    os.makedirs(os.path.join(REPO, "var"), exist_ok=True)
+    workdir = tempfile.mkdtemp(prefix="bench-%s-" % name, dir=os.path.join(REPO, "var"))
+    cluster = Cluster()
+    closers = []
+    rc = 1
+    try:
+        run(args, cluster, workdir, closers)
+        rc = 0
+    except (BenchError, subprocess.SubprocessError, OSError) as e:
+        say("FAILED: %s", e)
+    except KeyboardInterrupt:
+        say("interrupted")
+    finally:
+        signal.alarm(0)
+        for c in closers:
+            c.close()
+        if args.keep:
+            say("kept: the cluster (%s, port %d; eval \"$(ICTMON_DB_DIR=%s "
+                "ICTMON_DB_PORT=%d scripts/dev-db env)\"), files in %s",
+                DB_DIR, DB_PORT, DB_DIR, DB_PORT, workdir)
+        else:
+            try:
+                cluster.stop()
+            except BenchError as e:
+                say("%s", e)
+            shutil.rmtree(workdir, ignore_errors=True)
+    return rc
