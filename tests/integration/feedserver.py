@@ -62,8 +62,10 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -426,33 +428,34 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- replies ---------------------------------------------------------------
 
-    def reply(self, status, body, ctype="application/json", headers=None):
+    def head(self, status, ctype, headers=None, length=None):
+        """The status line and headers; the body chunked unless its length is given."""
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        if status == 304 or self.command == "HEAD":
-            self.send_header("Content-Length", "0" if status == 304 else str(len(body)))
-            self.end_headers()
-            return
-        self.send_header("Content-Length", str(len(body)))
+        if length is None:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(length))
         self.end_headers()
-        self.wfile.write(body)
+
+    def chunk(self, piece):
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+
+    def reply(self, status, body, ctype="application/json", headers=None):
+        self.head(status, ctype, headers, 0 if status == 304 else len(body))
+        if status != 304 and self.command != "HEAD":
+            self.wfile.write(body)
 
     def reply_json(self, status, obj, headers=None):
         self.reply(status, json.dumps(obj).encode(), headers=headers)
 
     def reply_chunked(self, status, body, ctype, headers):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Transfer-Encoding", "chunked")
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
+        self.head(status, ctype, headers)
         step = 8192
         for i in range(0, len(body), step):
-            piece = body[i:i + step]
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.chunk(body[i:i + step])
         self.wfile.write(b"0\r\n\r\n")
 
     def not_modified(self, etag, mtime):
@@ -619,38 +622,22 @@ class Handler(BaseHTTPRequestHandler):
         body = head + releases + tail
         if mode == "invalid":
             body = body[:len(body) // 2]
-        ctype = "application/json"
+        if mode == "slow":
+            self.head(200, "application/json", headers, len(body))
+            return self.send_slowly(body, q)
         if mode == "truncated":
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
+            self.head(200, "application/json", headers, len(body))
             self.wfile.write(body[:len(body) // 2])
             self.wfile.flush()
             self.close_connection = True
             return
-        if mode == "slow":
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            return self.send_slowly(body, q)
-        self.reply(200, body, ctype, headers)
+        self.reply(200, body, "application/json", headers)
         if last < total:
             world.prefetch(prefix.encode(), last, min(total, last + per_page))
 
     def jsonl(self, world, prefix, start, total, mode, q, headers):
         """All releases from `start`, one per line, in chunks of a thousand."""
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.end_headers()
+        self.head(200, "application/x-ndjson", headers)
         middle = start + (total - start) // 2
         block = 1000
         blocks = max(1, -(-(total - start) // block))
@@ -663,7 +650,7 @@ class Handler(BaseHTTPRequestHandler):
                 piece = b"".join(world.release(prefix, i) + b"\n"
                                  for i in range(first, middle))
                 piece += world.release(prefix, middle)[:100]
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.chunk(piece)
                 self.wfile.flush()
                 self.close_connection = True
                 return
@@ -675,8 +662,7 @@ class Handler(BaseHTTPRequestHandler):
                     lines[middle - first] = text[:at] + b"\x00" + text[at:]
                 else:
                     lines[middle - first] = text[:len(text) // 2]
-            piece = b"\n".join(lines) + b"\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.chunk(b"\n".join(lines) + b"\n")
             if pause:
                 self.wfile.flush()
                 time.sleep(pause)
@@ -693,10 +679,7 @@ class Handler(BaseHTTPRequestHandler):
     def slow(self, q):
         size = intarg(q, "size", 100)
         interval = intarg(q, "interval", 100) / 1000.0
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(size))
-        self.end_headers()
+        self.head(200, "text/plain", length=size)
         self.wfile.flush()
         for _ in range(size):
             time.sleep(interval)
@@ -706,10 +689,7 @@ class Handler(BaseHTTPRequestHandler):
     def truncated(self, q):
         length = intarg(q, "length", 1000)
         send = intarg(q, "send", 100)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(length))
-        self.end_headers()
+        self.head(200, "text/plain", length=length)
         self.wfile.write(b"t" * send)
         self.wfile.flush()
         self.close_connection = True
@@ -812,16 +792,28 @@ class Server(ThreadingHTTPServer):
 class Running:
     """This server in a child process, for Python tests: `with Running(root=DIR) as fs:
     fs.url("/ocds/releases?total=10")`. It listens on a free port and dies with its
-    stdin, so a test that crashes never leaves it behind."""
+    stdin, so a test that crashes never leaves it behind. Without a root it serves a
+    directory of its own, which add_file fills and close removes."""
 
-    def __init__(self, root=".", data=None, verbose=False):
-        argv = [sys.executable, "-B", os.path.abspath(__file__), "--root", root,
+    # No proxy from the environment: the server is on loopback.
+    _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def __init__(self, root=None, data=None, verbose=False):
+        self.proc = None
+        self.owned_root = root is None
+        self.root = tempfile.mkdtemp(prefix="feedserver-root-") if root is None else root
+        argv = [sys.executable, "-B", os.path.abspath(__file__), "--root", self.root,
                 "--until-eof"]
         if data is not None:
             argv += ["--data", data]
         if verbose:
             argv.append("--verbose")
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+        except BaseException:
+            self.close()
+            raise
         line = self.proc.stdout.readline()
         if not line.strip().isdigit():
             self.close()
@@ -831,21 +823,50 @@ class Running:
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
+    def add_file(self, name, data):
+        """A file under the root, served at the URL returned."""
+        with open(os.path.join(self.root, name), "wb") as f:
+            f.write(data)
+        return self.url("/files/" + name)
+
+    def get(self, path, timeout=60):
+        """The body of a successful GET; an HTTP error raises."""
+        with self._opener.open(self.url(path), timeout=timeout) as r:
+            return r.read()
+
+    def releases(self, path):
+        """Every release of a paged pull of the generated API from `path`, following
+        links.next (which must stay on this server), and the number of pages."""
+        releases, pages = [], 0
+        while path is not None:
+            doc = json.loads(self.get(path))
+            pages += 1
+            releases += doc["releases"]
+            nxt = doc["links"].get("next")
+            path = None
+            if nxt is not None:
+                url = urllib.parse.urlsplit(nxt)
+                if url.netloc != "127.0.0.1:%d" % self.port:
+                    raise AssertionError("links.next leaves the server: " + nxt)
+                path = url.path + "?" + url.query
+        return releases, pages
+
     def stats(self, reset=False):
         """{"requests": {path: n}, "by_url": {path?query: n}, "status": {path: {code: n}}}"""
-        with urllib.request.urlopen(self.url("/stats?reset=1" if reset else "/stats"),
-                                    timeout=30) as r:
-            return json.loads(r.read())
+        return json.loads(self.get("/stats?reset=1" if reset else "/stats", timeout=30))
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.stdin.close()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc.stdout.close()
+        if self.owned_root:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -8,6 +8,8 @@ those of `scripts/dev-db env`).
 """
 
 import collections
+import csv
+import decimal
 import json
 import os
 import re
@@ -32,6 +34,9 @@ DEV_DB = os.path.join(SOURCE_DIR, "scripts", "dev-db")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 SHARED_DIR = os.environ.get("ICTMON_SHARED",
                             os.path.join(os.path.dirname(SOURCE_DIR), "shared"))
+CHILE_DIR = os.path.join(SHARED_DIR, "data", "chile")
+BUDGET_LAW = os.path.join(CHILE_DIR, "budgetLaw.csv")
+INSTITUTIONS = os.path.join(CHILE_DIR, "institutions.csv")
 
 # A sanitizer build is several times slower, and CI machines are busy: deadlines are
 # generous, and polls end as soon as the condition holds.
@@ -55,6 +60,20 @@ def assert_no_sanitizer_reports(text, what):
     if reports:
         raise AssertionError("%s: sanitizer reports:\n%s\n--- full stderr ---\n%s"
                              % (what, "\n".join(reports), text))
+
+
+def budget_law_rows():
+    """(lines, rows) of the budget law, counted here from the file: its lines, and the
+    budget_line rows they should give, one per line and currency with a non-zero
+    amount, or one CLP row when both are zero."""
+    with open(BUDGET_LAW, encoding="utf-8-sig", newline="") as f:
+        lines = [r for r in csv.reader(f, delimiter=";") if r and r[0] != "Partida"]
+    rows = 0
+    for r in lines:
+        pesos = decimal.Decimal(r[7].replace(",", ".") or "0")
+        dollars = decimal.Decimal(r[8].replace(",", ".") or "0")
+        rows += (pesos != 0) + (dollars != 0) or 1
+    return len(lines), rows
 
 
 def poll(condition, timeout, interval=0.05, what="condition"):
@@ -376,6 +395,21 @@ class DatabaseTestCase(unittest.TestCase):
             rc, out, err = ctl("migrate", db=cls.db)
             if rc != 0:
                 raise AssertionError("ictmonctl migrate failed (%d): %s%s" % (rc, out, err))
+
+    @classmethod
+    def import_agencies(cls):
+        """Chile's services (institutions.csv) as this class's agencies."""
+        rc, out, err = ctl("agency", "import", INSTITUTIONS, db=cls.db)
+        if rc != 0:
+            raise AssertionError("agency import failed: " + err)
+
+    @classmethod
+    def token(cls, *args):
+        """A new API token: token("--role", "agency", "--agency", "05-62")."""
+        rc, out, err = ctl("token", "create", *args, db=cls.db)
+        if rc != 0:
+            raise AssertionError("token create failed: " + err)
+        return out.strip()
 
     def ctl(self, *args, **kwargs):
         kwargs.setdefault("db", self.db)

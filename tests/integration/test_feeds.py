@@ -6,8 +6,6 @@ resumes where the failure stopped; a daemon killed mid-pull; two daemons sharing
 /healthz answering during a large pull (its p99 printed); GET /v1/feeds, POST
 /v1/feeds/{name}/run and `ictmonctl feed list|run`."""
 
-import csv
-import decimal
 import json
 import os
 import shutil
@@ -24,8 +22,7 @@ import feedserver
 import harness
 
 DATA_DIR = os.path.join(harness.SHARED_DIR, "data")
-BUDGET_LAW = os.path.join(DATA_DIR, "chile", "budgetLaw.csv")
-INSTITUTIONS = os.path.join(DATA_DIR, "chile", "institutions.csv")
+BUDGET_LAW = harness.BUDGET_LAW
 
 AGENCY = "05-62"
 
@@ -45,62 +42,9 @@ LARGE_PULL = int(os.environ.get("ICTMON_TEST_LARGE_PULL") or
                  (20000 if sanitizer_build() else 50000))
 
 
-def budget_law_rows():
-    """The budget_line rows the budget law gives: one per line and currency with a
-    non-zero amount, or one CLP row when both are zero."""
-    with open(BUDGET_LAW, encoding="utf-8-sig", newline="") as f:
-        lines = [r for r in csv.reader(f, delimiter=";") if r and r[0] != "Partida"]
-    rows = 0
-    for r in lines:
-        pesos = decimal.Decimal(r[7].replace(",", ".") or "0")
-        dollars = decimal.Decimal(r[8].replace(",", ".") or "0")
-        rows += (pesos != 0) + (dollars != 0) or 1
-    return rows
-
-
-class FeedServer(feedserver.Running):
-    """feedserver.py serving a directory of the test's own under /files, and what the
-    tests ask of it."""
-
-    def __init__(self):
-        self.root = tempfile.mkdtemp(prefix="feedserver-root-")
-        try:
-            super().__init__(root=self.root, data=DATA_DIR)
-        except BaseException:
-            shutil.rmtree(self.root, ignore_errors=True)
-            raise
-
-    def add_file(self, name, data):
-        with open(os.path.join(self.root, name), "wb") as f:
-            f.write(data)
-        return self.url("/files/" + name)
-
-    def get(self, path):
-        r = harness.http_request(self.url(path), timeout=60)
-        if r.status != 200:
-            raise AssertionError("feedserver %s: %d %r" % (path, r.status, r.body[:200]))
-        return r
-
-    def generated_ids(self, path):
-        """(ocid, release id) of every release a paged pull of `path` gives."""
-        ids = []
-        while path is not None:
-            doc = json.loads(self.get(path).body)
-            ids += [(r["ocid"], r["id"]) for r in doc["releases"]]
-            nxt = doc["links"].get("next")
-            path = None
-            if nxt is not None:
-                u = urllib.parse.urlsplit(nxt)
-                path = u.path + "?" + u.query
-        return ids
-
-    def generated_jsonl_ids(self, path):
-        body = self.get(path).body
-        return [(r["ocid"], r["id"]) for r in map(json.loads, body.splitlines())]
-
-    def close(self):
-        super().close()
-        shutil.rmtree(self.root, ignore_errors=True)
+def release_ids(releases):
+    """(ocid, release id) of each release, sorted, as stored_ids gives them."""
+    return sorted((r["ocid"], r["id"]) for r in releases)
 
 
 def releases_path(prefix, total, per_page, **extra):
@@ -117,20 +61,12 @@ class FeedTestCase(harness.DatabaseTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        rc, out, err = harness.ctl("agency", "import", INSTITUTIONS, db=cls.db)
-        if rc != 0:
-            raise AssertionError("agency import failed: " + err)
-        cls.server = FeedServer()
+        cls.import_agencies()
+        # Serving a directory of its own under /files.
+        cls.server = feedserver.Running(data=DATA_DIR)
         cls.addClassCleanup(cls.server.close)
         cls.analyst = cls.token("--role", "analyst", "--name", "feeds-analyst")
         cls.agency_token = cls.token("--role", "agency", "--agency", AGENCY)
-
-    @classmethod
-    def token(cls, *args):
-        rc, out, err = harness.ctl("token", "create", *args, db=cls.db)
-        if rc != 0:
-            raise AssertionError("token create failed: " + err)
-        return out.strip()
 
     @staticmethod
     def feed_settings(name, **keys):
@@ -302,7 +238,7 @@ class Pulls(FeedTestCase):
         self.assertTrue(run["url"].endswith("page=10"), run["url"])
         self.assertGreater(run["bytes"], 0)
         # Every generated release, each exactly once.
-        expected = sorted(self.server.generated_ids(self.PAGED))
+        expected = release_ids(self.server.releases(self.PAGED)[0])
         self.assertEqual(len(expected), 5000)
         self.assertEqual(self.stored_ids("paged"), expected)
         self.assertEqual(self.stored("paged"), (5000, 5000))
@@ -331,7 +267,7 @@ class Pulls(FeedTestCase):
         run = self.pull("jsonl")
         self.assertEqual((run["status"], run["records"], run["pages"]), ("ok", 3000, 1),
                          run)
-        expected = sorted(self.server.generated_jsonl_ids(self.JSONL))
+        expected = release_ids(map(json.loads, self.server.get(self.JSONL).splitlines()))
         self.assertEqual(self.stored_ids("jsonl"), expected)
         again = self.pull("jsonl")
         self.assertEqual((again["status"], again["records"]), ("not_modified", 0), again)
@@ -344,7 +280,7 @@ class Pulls(FeedTestCase):
         # The same rows a push of the file stores (test_ingest counts them the same way).
         self.assertEqual(int(self.db.scalar(
             "SELECT count(*) FROM budget_line WHERE fiscal_year = 2025"
-            " AND phase = 'approved'")), budget_law_rows())
+            " AND phase = 'approved'")), harness.budget_law_rows()[1])
 
     def test_projects_json(self):
         run = self.pull("projects")

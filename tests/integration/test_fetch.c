@@ -415,14 +415,57 @@ start(struct env *env, struct outcome *o, const struct fetch_request *req, bool 
 	return o->fetch;
 }
 
+/* Starts req whose done callback must never come: the test ends it first. */
+static struct fetch *
+start_never_done(struct env *env, struct outcome *o, const struct fetch_request *req)
+{
+	start(env, o, req, true);
+	env->pending--;
+	return o->fetch;
+}
+
+/* Fetches req and runs the loop until its one done callback. */
+static void
+fetch_one(struct env *env, struct outcome *o, const struct fetch_request *req,
+    bool streamed)
+{
+	start(env, o, req, streamed);
+	run(env);
+	assert_int_equal(o->done, 1);
+}
+
 static void
 get(struct env *env, struct outcome *o, const char *path, bool streamed)
 {
 	struct fetch_request req = request(path);
 
-	start(env, o, &req, streamed);
-	run(env);
-	assert_int_equal(o->done, 1);
+	fetch_one(env, o, &req, streamed);
+}
+
+/* A conditional GET of path with these validators (NULL: not sent). */
+static void
+get_if(struct env *env, struct outcome *o, const char *path, const char *etag,
+    const char *last_modified, bool streamed)
+{
+	struct fetch_request req = request(path);
+
+	req.etag = etag;
+	req.last_modified = last_modified;
+	fetch_one(env, o, &req, streamed);
+}
+
+/* No error, and all of big.json, once and in order, streamed or in the body. */
+static void
+assert_big(const struct outcome *o, bool streamed)
+{
+	assert_null(o->error);
+	if (streamed) {
+		assert_int_equal(o->stream_len, BIG_SIZE);
+		assert_memory_equal(o->stream, big, BIG_SIZE);
+	} else {
+		assert_int_equal(o->len, BIG_SIZE);
+		assert_memory_equal(o->body, big, BIG_SIZE);
+	}
 }
 
 /* --- Bodies ------------------------------------------------------------------------------ */
@@ -446,9 +489,7 @@ test_whole_body_buffered(void **state)
 	outcome_clear(&o);
 
 	get(env, &o, "/files/big.json", false);
-	assert_null(o.error);
-	assert_int_equal(o.len, BIG_SIZE);
-	assert_memory_equal(o.body, big, BIG_SIZE);
+	assert_big(&o, false);
 	outcome_clear(&o);
 }
 
@@ -460,13 +501,11 @@ test_streamed_body_in_chunks(void **state)
 
 	/* As stored: the server compresses unless told not to. */
 	get(env, &o, "/files/big.json?gzip=0", true);
-	assert_null(o.error);
+	assert_big(&o, true);
 	assert_int_equal(o.status, 200);
 	assert_null(o.body);			/* the receiver had it all */
 	assert_true(o.chunks > 1);
-	assert_int_equal(o.stream_len, BIG_SIZE);
 	assert_int_equal(o.received, BIG_SIZE);
-	assert_memory_equal(o.stream, big, BIG_SIZE);
 	/* The validators are known before the first byte of the body. */
 	assert_non_null(o.body_etag);
 	assert_string_equal(o.body_etag, o.etag);
@@ -474,9 +513,7 @@ test_streamed_body_in_chunks(void **state)
 
 	/* Chunked transfer encoding, no Content-Length. */
 	get(env, &o, "/files/big.json?gzip=0&chunked=1", true);
-	assert_null(o.error);
-	assert_int_equal(o.stream_len, BIG_SIZE);
-	assert_memory_equal(o.stream, big, BIG_SIZE);
+	assert_big(&o, true);
 	outcome_clear(&o);
 }
 
@@ -494,15 +531,11 @@ test_gzip_decoded(void **state)
 	outcome_clear(&o);
 
 	get(env, &o, "/files/big.json?gzip=1", true);
-	assert_null(o.error);
-	assert_int_equal(o.stream_len, BIG_SIZE);
-	assert_memory_equal(o.stream, big, BIG_SIZE);
+	assert_big(&o, true);
 	outcome_clear(&o);
 
 	get(env, &o, "/files/big.json?gzip=1&chunked=1", false);
-	assert_null(o.error);
-	assert_int_equal(o.len, BIG_SIZE);
-	assert_memory_equal(o.body, big, BIG_SIZE);
+	assert_big(&o, false);
 	outcome_clear(&o);
 }
 
@@ -513,16 +546,12 @@ test_not_modified_with_etag_sent(void **state)
 {
 	struct env *env = *state;
 	struct outcome first = { 0 }, o = { 0 };
-	struct fetch_request req;
 
 	get(env, &first, "/files/big.json", false);
 	assert_null(first.error);
 	assert_non_null(first.etag);
 
-	req = request("/files/big.json");
-	req.etag = first.etag;
-	start(env, &o, &req, true);
-	run(env);
+	get_if(env, &o, "/files/big.json", first.etag, NULL, true);
 	assert_null(o.error);
 	assert_int_equal(o.status, 304);
 	assert_int_equal(o.chunks, 0);
@@ -531,22 +560,15 @@ test_not_modified_with_etag_sent(void **state)
 	assert_string_equal(o.etag, first.etag);
 	outcome_clear(&o);
 
-	req = request("/files/big.json");
-	req.last_modified = first.last_modified;
-	start(env, &o, &req, false);
-	run(env);
+	get_if(env, &o, "/files/big.json", NULL, first.last_modified, false);
 	assert_null(o.error);
 	assert_int_equal(o.status, 304);
 	outcome_clear(&o);
 
 	/* A validator the server no longer has: the whole body again. */
-	req = request("/files/big.json");
-	req.etag = "\"stale\"";
-	start(env, &o, &req, false);
-	run(env);
-	assert_null(o.error);
+	get_if(env, &o, "/files/big.json", "\"stale\"", NULL, false);
+	assert_big(&o, false);
 	assert_int_equal(o.status, 200);
-	assert_int_equal(o.len, BIG_SIZE);
 	outcome_clear(&o);
 	outcome_clear(&first);
 }
@@ -556,15 +578,11 @@ test_changing_etag_is_reported(void **state)
 {
 	struct env *env = *state;
 	struct outcome a = { 0 }, b = { 0 };
-	struct fetch_request req;
 
 	get(env, &a, "/changing?key=fetch", false);
 	assert_null(a.error);
 	assert_non_null(a.etag);
-	req = request("/changing?key=fetch");
-	req.etag = a.etag;
-	start(env, &b, &req, false);
-	run(env);
+	get_if(env, &b, "/changing?key=fetch", a.etag, NULL, false);
 	assert_null(b.error);
 	assert_int_equal(b.status, 200);
 	assert_non_null(b.etag);
@@ -631,8 +649,7 @@ test_slow_server_times_out(void **state)
 
 	/* The body would take 20 s: it is the whole-transfer limit that ends it. */
 	req.timeout = 1;
-	start(env, &o, &req, true);
-	run(env);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "timed out after 1 s");
 	assert_int_equal(o.status, 200);
 	assert_true(o.stream_len < 100);
@@ -650,8 +667,7 @@ test_low_speed_limit(void **state)
 	/* Four bytes a second is under 1000 bytes/s for a whole second. */
 	req.low_speed_bytes = 1000;
 	req.low_speed_time = 1;
-	start(env, &o, &req, false);
-	run(env);
+	fetch_one(env, &o, &req, false);
 	assert_string_equal(o.error, "too slow: under 1000 bytes/s for 1 s");
 	outcome_clear(&o);
 }
@@ -680,8 +696,7 @@ test_max_size_aborts_transfer(void **state)
 
 	req = request("/files/big.json");
 	req.max_size = 100000;
-	start(env, &o, &req, false);
-	run(env);
+	fetch_one(env, &o, &req, false);
 	assert_string_equal(o.error, "body over max_size (100000 bytes)");
 	assert_true(o.len <= 100000);
 	outcome_clear(&o);
@@ -689,8 +704,7 @@ test_max_size_aborts_transfer(void **state)
 	/* Streamed and chunked: nothing announced the size beforehand. */
 	req = request("/files/big.json?chunked=1");
 	req.max_size = 100000;
-	start(env, &o, &req, true);
-	run(env);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "body over max_size (100000 bytes)");
 	assert_true(o.stream_len <= 100000);
 	assert_memory_equal(o.stream, big, o.stream_len);
@@ -703,8 +717,7 @@ test_max_size_aborts_transfer(void **state)
 	req = request("/slow?size=2000&interval=10");
 	req.max_size = 20;
 	req.timeout = 30;
-	start(env, &o, &req, true);
-	run(env);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "body over max_size (20 bytes)");
 	assert_int_equal(o.status, 200);
 	assert_true(o.stream_len <= 20);
@@ -721,8 +734,7 @@ test_nul_byte_refused(void **state)
 	struct fetch_request req = request("/nul?size=100&offset=42");
 
 	req.refuse_nul = true;
-	start(env, &o, &req, true);
-	run(env);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "NUL byte in body at offset 42");
 	assert_int_equal(o.stream_len, 0);
 	outcome_clear(&o);
@@ -773,8 +785,7 @@ test_extra_header_and_user_agent_sent(void **state)
 
 	/* As read from a secret file, newline included. */
 	req.header = "X-Api-Key: s3cret-token\n";
-	start(env, &o, &req, false);
-	run(env);
+	fetch_one(env, &o, &req, false);
 	assert_null(o.error);
 	assert_non_null(strstr(o.body, "\"X-Api-Key\": \"s3cret-token\""));
 	assert_non_null(strstr(o.body, "\"User-Agent\": \"ictmon/"));
@@ -912,16 +923,14 @@ test_cancel_means_no_callback(void **state)
 
 	/* Cancelled before the loop ever ran it. */
 	req = request("/files/big.json");
-	start(env, &early, &req, true);
+	start_never_done(env, &early, &req);
 	fetch_cancel(early.fetch);
-	env->pending--;
 
 	/* Cancelled while the server drips. */
 	req = request("/slow?size=50&interval=100");
-	start(env, &midway, &req, true);
+	start_never_done(env, &midway, &req);
 	req = request("/files/small.json");
 	start(env, &other, &req, false);
-	env->pending--;				/* midway's done must never come */
 	while ((other.done == 0 || midway.chunks == 0) && !env->guard_fired)
 		event_base_loop(env->base, EVLOOP_ONCE);
 	assert_int_equal(other.done, 1);
@@ -941,13 +950,11 @@ static void
 test_cancel_from_own_body_callback(void **state)
 {
 	struct env *env = *state;
-	struct outcome self = { 0 }, other = { 0 };
+	struct outcome self = { .cancel_at = 1 }, other = { 0 };
 	struct fetch_request req;
 
 	req = request("/files/big.json");
-	self.cancel_at = 1;
-	start(env, &self, &req, true);
-	env->pending--;
+	start_never_done(env, &self, &req);
 	req = request("/slow?size=3&interval=100");
 	start(env, &other, &req, false);
 	run(env);
@@ -990,12 +997,10 @@ static void
 test_receiver_stops_transfer(void **state)
 {
 	struct env *env = *state;
-	struct outcome o = { 0 };
+	struct outcome o = { .stop_at = 1 };
 	struct fetch_request req = request("/files/big.json");
 
-	o.stop_at = 1;
-	start(env, &o, &req, true);
-	run(env);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "stopped by the receiver");
 	assert_int_equal(o.chunks, 1);
 	outcome_clear(&o);
@@ -1030,22 +1035,16 @@ test_fetcher_free_ends_transfers_with_error(void **state)
 static void
 paused_stream(struct env *env, const char *path, unsigned pauses)
 {
-	struct outcome o = { 0 };
+	struct outcome o = { .pause_chunks = pauses, .resume_ms = 300,
+	    .pause_in_done = true };
 	struct fetch_request req = request(path);
 
-	o.pause_chunks = pauses;
-	o.resume_ms = 300;
-	o.pause_in_done = true;
-	start(env, &o, &req, true);
-	run(env);
-	assert_null(o.error);
+	fetch_one(env, &o, &req, true);
+	assert_big(&o, true);
 	assert_int_equal(o.status, 200);
 	assert_int_equal(o.resumes, pauses);
 	assert_true(o.chunks > pauses);
-	/* All of it, once, in order. */
-	assert_int_equal(o.stream_len, BIG_SIZE);
 	assert_int_equal(o.received, BIG_SIZE);
-	assert_memory_equal(o.stream, big, BIG_SIZE);
 	assert_int_equal(fetcher_active(env->fetcher), 0);
 	outcome_clear(&o);
 	run_for(env, 50);
@@ -1081,10 +1080,8 @@ test_pause_before_the_first_byte(void **state)
 	assert_int_equal(event_base_once(env->base, -1, EV_TIMEOUT, on_resume_timer, &o,
 	    &tv), 0);
 	run(env);
-	assert_null(o.error);
+	assert_big(&o, true);
 	assert_int_equal(o.resumes, 1);
-	assert_int_equal(o.stream_len, BIG_SIZE);
-	assert_memory_equal(o.stream, big, BIG_SIZE);
 	outcome_clear(&o);
 }
 
@@ -1092,15 +1089,13 @@ static void
 test_done_waits_for_resume(void **state)
 {
 	struct env *env = *state;
-	struct outcome o = { 0 };
+	struct outcome o = { .pause_chunks = 1, .resume_ms = 300 };
 	struct fetch_request req = request("/files/small.json");
 
 	/*
 	 * Paused on its only chunk: curl keeps the transfer open, so the receiver, done
 	 * with those bytes only after the resume, hears of the end after that too.
 	 */
-	o.pause_chunks = 1;
-	o.resume_ms = 300;
 	start(env, &o, &req, true);
 	while (o.resumes == 0 && o.done == 0 && !env->guard_fired)
 		event_base_loop(env->base, EVLOOP_ONCE);
@@ -1116,30 +1111,26 @@ static void
 test_pause_then_cancel(void **state)
 {
 	struct env *env = *state;
-	struct outcome paused = { 0 }, resumed = { 0 }, held = { 0 }, other = { 0 };
+	/* Each paused after its first chunk for 300 ms. */
+	struct outcome paused = { .pause_chunks = 1, .resume_ms = 300,
+	    .cancel_paused = true };
+	struct outcome resumed = { .pause_chunks = 1, .resume_ms = 300,
+	    .cancel_resumed = true };
+	struct outcome held = { .pause_chunks = 1, .resume_ms = 300, .cancel_at = 2 };
+	struct outcome other = { 0 };
 	struct fetch_request req;
 
 	/* Cancelled while paused, from a timer. */
 	req = request("/files/big.json?gzip=0");
-	paused.pause_chunks = 1;
-	paused.resume_ms = 300;
-	paused.cancel_paused = true;
 	start(env, &paused, &req, true);
 
 	/* Resumed and cancelled in one go: what curl held must not come. */
 	req = request("/files/big.json?gzip=1");
-	resumed.pause_chunks = 1;
-	resumed.resume_ms = 300;
-	resumed.cancel_resumed = true;
 	start(env, &resumed, &req, true);
 
 	/* Cancelled from its own body callback while curl hands over held bytes. */
 	req = request("/files/big.json?gzip=1");
-	held.pause_chunks = 1;
-	held.resume_ms = 300;
-	held.cancel_at = 2;
-	start(env, &held, &req, true);
-	env->pending--;
+	start_never_done(env, &held, &req);
 
 	/* A second of dripping outlasts the three. */
 	req = request("/slow?size=10&interval=100");
@@ -1165,15 +1156,10 @@ static void
 test_receiver_stops_on_held_bytes(void **state)
 {
 	struct env *env = *state;
-	struct outcome o = { 0 };
+	struct outcome o = { .pause_chunks = 1, .resume_ms = 300, .stop_at = 2 };
 	struct fetch_request req = request("/files/big.json?gzip=1");
 
-	o.pause_chunks = 1;
-	o.resume_ms = 300;
-	o.stop_at = 2;
-	start(env, &o, &req, true);
-	run(env);
-	assert_int_equal(o.done, 1);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "stopped by the receiver");
 	assert_int_equal(o.chunks, 2);
 	assert_int_equal(fetcher_active(env->fetcher), 0);
@@ -1184,20 +1170,15 @@ static void
 test_pause_outlasts_low_speed_limit(void **state)
 {
 	struct env *env = *state;
-	struct outcome o = { 0 };
+	struct outcome o = { .pause_chunks = 1, .resume_ms = 2000 };
 	struct fetch_request req = request("/files/big.json");
 
 	/* Nothing moves for two seconds, twice the low-speed time: not the server's fault. */
 	req.low_speed_bytes = 1000;
 	req.low_speed_time = 1;
-	o.pause_chunks = 1;
-	o.resume_ms = 2000;
-	start(env, &o, &req, true);
-	run(env);
-	assert_null(o.error);
+	fetch_one(env, &o, &req, true);
+	assert_big(&o, true);
 	assert_int_equal(o.resumes, 1);
-	assert_int_equal(o.stream_len, BIG_SIZE);
-	assert_memory_equal(o.stream, big, BIG_SIZE);
 	outcome_clear(&o);
 }
 
@@ -1205,14 +1186,12 @@ static void
 test_paused_transfer_still_times_out(void **state)
 {
 	struct env *env = *state;
-	struct outcome o = { 0 };
+	struct outcome o = { .pause_chunks = 1 };
 	struct fetch_request req = request("/files/big.json");
 
 	/* Paused for good: the whole-transfer limit still ends it. */
 	req.timeout = 1;
-	o.pause_chunks = 1;
-	start(env, &o, &req, true);
-	run(env);
+	fetch_one(env, &o, &req, true);
 	assert_string_equal(o.error, "timed out after 1 s");
 	assert_int_equal(o.chunks, 1);
 	assert_true(o.paused);

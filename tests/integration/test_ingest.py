@@ -4,7 +4,6 @@ files themselves; agency isolation; idempotency (replay, another body, in flight
 error status with its message; a client killed mid-body; re-pushes that change nothing;
 `ictmonctl import`; and the read API's pagination."""
 
-import csv
 import decimal
 import hashlib
 import io
@@ -19,13 +18,11 @@ import unittest
 import harness
 
 OCDS_DIR = os.path.join(harness.SHARED_DIR, "data", "ocds")
-CHILE_DIR = os.path.join(harness.SHARED_DIR, "data", "chile")
 PORTUGAL = os.path.join(OCDS_DIR, "portugal-impic-100-releases.json")
 CDMX_RELEASES = os.path.join(OCDS_DIR, "cdmx-release-package-1.json")
 CDMX_COMPILED = os.path.join(OCDS_DIR, "cdmx-compiled-release-1.json")
 CDMX_RECORDS = os.path.join(OCDS_DIR, "cdmx-record-package-1-2.json")
-BUDGET_LAW = os.path.join(CHILE_DIR, "budgetLaw.csv")
-INSTITUTIONS = os.path.join(CHILE_DIR, "institutions.csv")
+BUDGET_LAW = harness.BUDGET_LAW
 
 AGENCY_A = "05-62"
 AGENCY_B = "01-01"
@@ -48,19 +45,6 @@ def project(pid, **fields):
     return record
 
 
-def budget_law_rows():
-    """The budget_line rows the budget law should give, computed here: one per line and
-    currency with a non-zero amount, or one CLP row when both are zero."""
-    with open(BUDGET_LAW, encoding="utf-8-sig", newline="") as f:
-        lines = [r for r in csv.reader(f, delimiter=";") if r and r[0] != "Partida"]
-    rows = 0
-    for r in lines:
-        pesos = decimal.Decimal(r[7].replace(",", ".") or "0")
-        dollars = decimal.Decimal(r[8].replace(",", ".") or "0")
-        rows += (pesos != 0) + (dollars != 0) or 1
-    return len(lines), rows
-
-
 @unittest.skipUnless(os.path.exists(PORTUGAL), "no shared data")
 class Ingest(harness.DatabaseTestCase):
     """One daemon for the class; each test uses its own agencies' data where it counts."""
@@ -68,22 +52,13 @@ class Ingest(harness.DatabaseTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        rc, out, err = harness.ctl("agency", "import", INSTITUTIONS, db=cls.db)
-        if rc != 0:
-            raise AssertionError("agency import failed: " + err)
+        cls.import_agencies()
         cls.analyst = cls.token("--role", "analyst", "--name", "analyst")
         cls.agency_a = cls.token("--role", "agency", "--agency", AGENCY_A)
         cls.agency_b = cls.token("--role", "agency", "--agency", AGENCY_B)
         cls.d = harness.Daemon(db=cls.db, settings={"api.rate_limit": "0"})
         cls.addClassCleanup(cls.d.close)
         cls.d.start(wait="ready")
-
-    @classmethod
-    def token(cls, *args):
-        rc, out, err = harness.ctl("token", "create", *args, db=cls.db)
-        if rc != 0:
-            raise AssertionError("token create failed: " + err)
-        return out.strip()
 
     def push(self, path, body, token=None, key=None, content_type="application/json",
              daemon=None):
@@ -322,7 +297,7 @@ class Ingest(harness.DatabaseTestCase):
     # --- budget --------------------------------------------------------------------
 
     def test_budget_law_csv_and_its_pages(self):
-        lines, rows = budget_law_rows()
+        lines, rows = harness.budget_law_rows()
         r = self.push("/v1/budget?year=2023&phase=approved", read_bytes(BUDGET_LAW),
                       content_type="text/csv")
         self.assertEqual(r.status, 201, r.body)
@@ -526,7 +501,7 @@ class Ingest(harness.DatabaseTestCase):
         rc, out, err = self.ctl("import", "procurement", CDMX_RELEASES)
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["releases"], 2)
-        lines, rows = budget_law_rows()
+        lines, rows = harness.budget_law_rows()
         rc, out, err = self.ctl("import", "budget", BUDGET_LAW, "--year", "2021",
                                 "--phase", "modified")
         self.assertEqual(rc, 0, err)

@@ -1,8 +1,9 @@
 /*
- * What the collector tests share: reading a fixture of ../shared/data, and running a
- * document through a collection in pieces of a given size the way the feed runner
- * does (one chunk taken after each write and held while the download goes on), keeping
- * a copy of every chunk. Include after cmocka.h.
+ * What the collector tests share: running a document through a collection in pieces
+ * of a given size the way the feed runner does (one chunk taken after each write and
+ * held while the download goes on), keeping a copy of every chunk, and the checks made
+ * on such runs. The fixtures of ../shared/data come from shared_data.h. Include after
+ * cmocka.h.
  */
 #ifndef ICTMON_COLLECTOR_HARNESS_H
 #define ICTMON_COLLECTOR_HARNESS_H
@@ -124,6 +125,25 @@ out:
 	collection_free(c);
 }
 
+/* The run failed with exactly `want`; `what` names the case when it did not. */
+static inline void
+harness_assert_error(const struct harness_result *r, const char *want, const char *what)
+{
+	if (r->error == NULL || strcmp(r->error, want) != 0)
+		fail_msg("%s:\n got %s\nwant %s", what, r->error ? r->error : "(none)", want);
+}
+
+/* Chunk i starts at record `first`, on line `first_line`, and holds `records`. */
+static inline void
+harness_assert_chunk(const struct harness_result *r, size_t i, unsigned long long first,
+    size_t records, unsigned long first_line)
+{
+	assert_true(i < r->n);
+	assert_int_equal(r->chunks[i].first, first);
+	assert_int_equal(r->chunks[i].records, records);
+	assert_int_equal(r->chunks[i].first_line, first_line);
+}
+
 /* Two runs that cut the same chunks. */
 static inline void
 harness_assert_same(const struct harness_result *a, const struct harness_result *b)
@@ -141,6 +161,22 @@ harness_assert_same(const struct harness_result *a, const struct harness_result 
 		assert_int_equal(a->chunks[i].first, b->chunks[i].first);
 		assert_int_equal(a->chunks[i].records, b->chunks[i].records);
 		assert_int_equal(a->chunks[i].first_line, b->chunks[i].first_line);
+	}
+}
+
+/* The same outcome whole, byte by byte and in 7-byte pieces; the whole run's. */
+static inline void
+harness_run_every_way(const struct collector_ops *ops,
+    const struct collector_limits *limits, const char *url, unsigned long long skip,
+    const char *doc, size_t len, struct harness_result *whole)
+{
+	struct harness_result other;
+
+	harness_run(ops, limits, url, skip, doc, len, 0, whole);
+	for (size_t piece = 1; piece <= 7; piece += 6) {
+		harness_run(ops, limits, url, skip, doc, len, piece, &other);
+		harness_assert_same(whole, &other);
+		harness_free(&other);
 	}
 }
 

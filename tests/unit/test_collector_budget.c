@@ -42,14 +42,7 @@ static void
 run_every_way(const struct collector_limits *limits, unsigned long long skip,
     const char *doc, size_t len, bool every_cut, struct harness_result *whole)
 {
-	struct harness_result other;
-
-	run(limits, skip, doc, len, 0, whole);
-	for (size_t piece = 1; piece <= 7; piece += 6) {
-		run(limits, skip, doc, len, piece, &other);
-		harness_assert_same(whole, &other);
-		harness_free(&other);
-	}
+	harness_run_every_way(&collector_budget_csv, limits, NULL, skip, doc, len, whole);
 	if (!every_cut)
 		return;
 	for (size_t cut = 1; cut < len; cut++) {
@@ -198,8 +191,7 @@ test_real_budget_law_in_chunks_is_every_line_once(void **state)
 		assert_budget_reads(&r.chunks[i]);
 	}
 	assert_int_equal(sum, 9283);
-	assert_int_equal(r.chunks[9].first, 9000);
-	assert_int_equal(r.chunks[9].first_line, 9001);
+	harness_assert_chunk(&r, 9, 9000, 283, 9001);
 	assert_chunks_read_as_document(&r, doc, len, false);
 	harness_free(&r);
 
@@ -225,9 +217,7 @@ test_real_budget_law_in_chunks_is_every_line_once(void **state)
 	assert_null(r.error);
 	assert_int_equal(r.records, 9283);
 	assert_int_equal(r.n, 1);
-	assert_int_equal(r.chunks[0].first, 9000);
-	assert_int_equal(r.chunks[0].records, 283);
-	assert_int_equal(r.chunks[0].first_line, 9001);
+	harness_assert_chunk(&r, 0, 9000, 283, 9001);
 	harness_free(&r);
 	free(doc);
 }
@@ -320,9 +310,7 @@ test_quotes_line_breaks_and_line_ends(void **state)
 	/* One chunk of them all, and skip. */
 	run_every_way(&roomy, 2, quoted, strlen(quoted), true, &r);
 	assert_int_equal(r.n, 1);
-	assert_int_equal(r.chunks[0].first, 2);
-	assert_int_equal(r.chunks[0].records, 2);
-	assert_int_equal(r.chunks[0].first_line, 5);
+	harness_assert_chunk(&r, 0, 2, 2, 5);
 	harness_free(&r);
 }
 
@@ -346,13 +334,13 @@ test_nul_bytes_and_broken_quotes_name_their_line(void **state)
 		    "line 2: budget line 1: unexpected character after a closing quote"),
 #undef CASE
 	};
-	struct harness_result r;
+	struct harness_result	r;
+	char			what[32];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		run_every_way(&roomy, 0, cases[i].doc, cases[i].len, true, &r);
-		if (r.error == NULL || strcmp(r.error, cases[i].error) != 0)
-			fail_msg("case %zu:\n got %s\nwant %s", i,
-			    r.error ? r.error : "(none)", cases[i].error);
+		snprintf(what, sizeof(what), "case %zu", i);
+		harness_assert_error(&r, cases[i].error, what);
 		harness_free(&r);
 	}
 }

@@ -24,19 +24,11 @@ static const struct collector_limits roomy = {
 	.chunk_records = 1000, .chunk_bytes = 16 * 1024 * 1024, .record_max = 1024 * 1024,
 };
 
-/* The same outcome whole, byte by byte and in 7-byte pieces; the whole run's. */
 static void
 run_every_way(const struct collector_limits *limits, unsigned long long skip,
     const char *doc, size_t len, struct harness_result *whole)
 {
-	struct harness_result other;
-
-	harness_run(&collector_ocds_jsonl, limits, NULL, skip, doc, len, 0, whole);
-	for (size_t piece = 1; piece <= 7; piece += 6) {
-		harness_run(&collector_ocds_jsonl, limits, NULL, skip, doc, len, piece, &other);
-		harness_assert_same(whole, &other);
-		harness_free(&other);
-	}
+	harness_run_every_way(&collector_ocds_jsonl, limits, NULL, skip, doc, len, whole);
 }
 
 static const char mixed[] =
@@ -61,19 +53,13 @@ test_mixed_sorts_make_chunks_of_one_sort(void **state)
 	assert_int_equal(r.n, 3);
 	assert_string_equal(r.chunks[0].body, "{\"releases\":[{\"ocid\": \"a\", \"id\": \"1\"},"
 	    "{\"ocid\": \"a\", \"id\": \"2\"}]}");
-	assert_int_equal(r.chunks[0].first, 0);
-	assert_int_equal(r.chunks[0].records, 2);
-	assert_int_equal(r.chunks[0].first_line, 1);
+	harness_assert_chunk(&r, 0, 0, 2, 1);
 	assert_string_equal(r.chunks[1].body, "{\"records\":[{\"ocid\": \"a\"},"
 	    "{\"ocid\": \"b\"}]}");
-	assert_int_equal(r.chunks[1].first, 2);
-	assert_int_equal(r.chunks[1].records, 2);
-	assert_int_equal(r.chunks[1].first_line, 4);
+	harness_assert_chunk(&r, 1, 2, 2, 4);
 	assert_string_equal(r.chunks[2].body, "{\"releases\":[{\"id\": \"3\"},{\"id\": \"4\"},"
 	    "{\"id\": \"5\", \"releases_note\": [1]}]}");
-	assert_int_equal(r.chunks[2].first, 4);
-	assert_int_equal(r.chunks[2].records, 3);
-	assert_int_equal(r.chunks[2].first_line, 6);
+	harness_assert_chunk(&r, 2, 4, 3, 6);
 	assert_null(r.next_url);
 	harness_free(&r);
 }
@@ -88,11 +74,8 @@ test_chunk_limits_and_skip_count_records_not_lines(void **state)
 	run_every_way(&limits, 0, mixed, strlen(mixed), &r);
 	assert_null(r.error);
 	assert_int_equal(r.n, 4);
-	assert_int_equal(r.chunks[2].first, 4);
-	assert_int_equal(r.chunks[2].records, 2);
-	assert_int_equal(r.chunks[3].first, 6);
-	assert_int_equal(r.chunks[3].records, 1);
-	assert_int_equal(r.chunks[3].first_line, 8);
+	harness_assert_chunk(&r, 2, 4, 2, 6);
+	harness_assert_chunk(&r, 3, 6, 1, 8);
 	harness_free(&r);
 
 	/* Three records were committed: the second record, in line 4, comes first. */
@@ -101,10 +84,8 @@ test_chunk_limits_and_skip_count_records_not_lines(void **state)
 	assert_int_equal(r.records, 7);
 	assert_int_equal(r.n, 2);
 	assert_string_equal(r.chunks[0].body, "{\"records\":[{\"ocid\": \"b\"}]}");
-	assert_int_equal(r.chunks[0].first, 3);
-	assert_int_equal(r.chunks[0].first_line, 4);
-	assert_int_equal(r.chunks[1].first, 4);
-	assert_int_equal(r.chunks[1].records, 3);
+	harness_assert_chunk(&r, 0, 3, 1, 4);
+	harness_assert_chunk(&r, 1, 4, 3, 6);
 	harness_free(&r);
 }
 
@@ -153,9 +134,7 @@ test_malformed_lines_name_line_and_column(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		run_every_way(&roomy, 0, cases[i].doc, strlen(cases[i].doc), &r);
-		if (r.error == NULL || strcmp(r.error, cases[i].error) != 0)
-			fail_msg("%s:\n got %s\nwant %s", cases[i].doc,
-			    r.error ? r.error : "(none)", cases[i].error);
+		harness_assert_error(&r, cases[i].error, cases[i].doc);
 		harness_free(&r);
 	}
 }

@@ -49,37 +49,54 @@ assert_ocds_reads(const struct harness_chunk *chunk, bool records)
 }
 
 /*
- * One real document: the same chunks whole, byte by byte and in 7-byte pieces, the
- * records exactly the document's, each chunk a body the ingest accepts.
+ * One real document, in chunks of a few records, of some 40 KiB and of up to a
+ * thousand: the same chunks whole, byte by byte and in 7-byte pieces, the records
+ * exactly the document's, each chunk a body the ingest accepts.
  */
 static void
 check_real_document(const struct collector_ops *ops, const char *doc, size_t len,
-    const char *member, size_t nrecords, const struct collector_limits *limits,
-    const char *next_url)
+    const char *member, size_t nrecords, const char *next_url)
 {
-	struct harness_result	whole, bytes, sevens;
+	static const struct collector_limits small = {
+		.chunk_records = 3, .chunk_bytes = 1024 * 1024, .record_max = 1024 * 1024,
+	};
+	static const struct collector_limits bytes = {
+		.chunk_records = 1000, .chunk_bytes = 40 * 1024, .record_max = 1024 * 1024,
+	};
+	const struct collector_limits	*limits[] = { &roomy, &small, &bytes };
+	struct harness_result		 whole;
 
-	harness_run(ops, limits, PAGE_URL, 0, doc, len, 0, &whole);
-	if (whole.error != NULL)
-		fail_msg("%s", whole.error);
-	assert_int_equal(whole.records, nrecords);
-	harness_run(ops, limits, PAGE_URL, 0, doc, len, 1, &bytes);
-	harness_run(ops, limits, PAGE_URL, 0, doc, len, 7, &sevens);
-	harness_assert_same(&whole, &bytes);
-	harness_assert_same(&whole, &sevens);
-	harness_assert_verbatim(&whole, doc, len, member);
-	for (size_t i = 0; i < whole.n; i++)
-		if (ops != &collector_projects_json)
-			assert_ocds_reads(&whole.chunks[i], strcmp(member, "records") == 0);
-	if (next_url == NULL)
-		assert_null(whole.next_url);
-	else {
-		assert_non_null(whole.next_url);
-		assert_string_equal(whole.next_url, next_url);
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		harness_run_every_way(ops, limits[l], PAGE_URL, 0, doc, len, &whole);
+		if (whole.error != NULL)
+			fail_msg("%s", whole.error);
+		assert_int_equal(whole.records, nrecords);
+		harness_assert_verbatim(&whole, doc, len, member);
+		for (size_t i = 0; i < whole.n; i++)
+			if (ops != &collector_projects_json)
+				assert_ocds_reads(&whole.chunks[i],
+				    strcmp(member, "records") == 0);
+		if (next_url == NULL)
+			assert_null(whole.next_url);
+		else {
+			assert_non_null(whole.next_url);
+			assert_string_equal(whole.next_url, next_url);
+		}
+		harness_free(&whole);
 	}
-	harness_free(&whole);
-	harness_free(&bytes);
-	harness_free(&sevens);
+}
+
+/* check_real_document on a file of ../shared/data, which must be there. */
+static void
+check_real_file(const struct collector_ops *ops, const char *relpath, const char *member,
+    size_t nrecords)
+{
+	char	*doc;
+	size_t	 len;
+
+	assert_non_null(doc = shared_data_read(relpath, &len));
+	check_real_document(ops, doc, len, member, nrecords, NULL);
+	free(doc);
 }
 
 /* Its links.next, as published. */
@@ -106,38 +123,20 @@ portugal_package(size_t *len)
 static void
 test_real_release_and_record_packages(void **state)
 {
-	static const struct collector_limits small = {
-		.chunk_records = 3, .chunk_bytes = 1024 * 1024, .record_max = 1024 * 1024,
-	};
-	static const struct collector_limits bytes = {
-		.chunk_records = 1000, .chunk_bytes = 40 * 1024, .record_max = 1024 * 1024,
-	};
 	char	*doc;
 	size_t	 len;
 
-	if ((doc = shared_data_read("ocds/cdmx-release-package-1.json", &len)) == NULL)
+	if ((doc = portugal_package(&len)) == NULL)
 		skip();
-	check_real_document(&collector_ocds_release_packages, doc, len,
-	    "releases", 2, &roomy, NULL);
+	check_real_document(&collector_ocds_release_packages, doc, len, "releases", 100,
+	    PORTUGAL_NEXT);
 	free(doc);
-	assert_non_null(doc = shared_data_read("ocds/cdmx-release-package-1-2.json", &len));
-	check_real_document(&collector_ocds_release_packages, doc, len,
-	    "releases", 4, &roomy, NULL);
-	check_real_document(&collector_ocds_release_packages, doc, len,
-	    "releases", 4, &small, NULL);
-	free(doc);
-	assert_non_null(doc = shared_data_read("ocds/cdmx-record-package-1-2.json", &len));
-	check_real_document(&collector_ocds_record_packages, doc, len,
-	    "records", 2, &roomy, NULL);
-	free(doc);
-	assert_non_null(doc = portugal_package(&len));
-	check_real_document(&collector_ocds_release_packages, doc, len,
-	    "releases", 100, &roomy, PORTUGAL_NEXT);
-	check_real_document(&collector_ocds_release_packages, doc, len,
-	    "releases", 100, &small, PORTUGAL_NEXT);
-	check_real_document(&collector_ocds_release_packages, doc, len,
-	    "releases", 100, &bytes, PORTUGAL_NEXT);
-	free(doc);
+	check_real_file(&collector_ocds_release_packages, "ocds/cdmx-release-package-1.json",
+	    "releases", 2);
+	check_real_file(&collector_ocds_release_packages,
+	    "ocds/cdmx-release-package-1-2.json", "releases", 4);
+	check_real_file(&collector_ocds_record_packages, "ocds/cdmx-record-package-1-2.json",
+	    "records", 2);
 }
 
 /* A release package of n small releases, pretty-printed, one release per line. */
@@ -178,12 +177,8 @@ test_chunks_close_exactly_at_the_limits(void **state)
 	run_doc(&collector_ocds_release_packages, &limits, 0, doc, &r);
 	assert_null(r.error);
 	assert_int_equal(r.n, 2);
-	assert_int_equal(r.chunks[0].first, 0);
-	assert_int_equal(r.chunks[0].records, 3);
-	assert_int_equal(r.chunks[0].first_line, 3);
-	assert_int_equal(r.chunks[1].first, 3);
-	assert_int_equal(r.chunks[1].records, 3);
-	assert_int_equal(r.chunks[1].first_line, 6);
+	harness_assert_chunk(&r, 0, 0, 3, 3);
+	harness_assert_chunk(&r, 1, 3, 3, 6);
 	assert_string_equal(r.chunks[0].body, "{\"releases\":["
 	    "{\"ocid\": \"ocds-1-0\", \"id\": \"r0\"},"
 	    "{\"ocid\": \"ocds-1-1\", \"id\": \"r1\"},"
@@ -209,8 +204,7 @@ test_chunks_close_exactly_at_the_limits(void **state)
 	limits.chunk_bytes = one;
 	run_doc(&collector_ocds_release_packages, &limits, 0, doc, &r);
 	assert_int_equal(r.n, 6);
-	assert_int_equal(r.chunks[5].first, 5);
-	assert_int_equal(r.chunks[5].first_line, 8);
+	harness_assert_chunk(&r, 5, 5, 1, 8);
 	harness_free(&r);
 	free(doc);
 }
@@ -227,9 +221,7 @@ test_skip_drops_what_an_interrupted_pull_committed(void **state)
 	assert_null(r.error);
 	assert_int_equal(r.records, 5);
 	assert_int_equal(r.n, 1);
-	assert_int_equal(r.chunks[0].first, 3);
-	assert_int_equal(r.chunks[0].records, 2);
-	assert_int_equal(r.chunks[0].first_line, 6);
+	harness_assert_chunk(&r, 0, 3, 2, 6);
 	assert_string_equal(r.chunks[0].body, "{\"releases\":["
 	    "{\"ocid\": \"ocds-1-3\", \"id\": \"r3\"},{\"ocid\": \"ocds-1-4\", \"id\": \"r4\"}]}");
 	harness_free(&r);
@@ -316,6 +308,7 @@ test_malformed_pages_name_line_column_and_record(void **state)
 	};
 	static const char	nul[] = "{\"releases\": [1, \"a\0\"]}";
 	struct harness_result	r;
+	char			what[64];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len = strlen(cases[i].doc);
@@ -323,9 +316,8 @@ test_malformed_pages_name_line_column_and_record(void **state)
 		for (size_t piece = 1; piece <= 64; piece *= 4) {
 			harness_run(cases[i].ops, &roomy, PAGE_URL, 0, cases[i].doc, len, piece,
 			    &r);
-			if (r.error == NULL || strcmp(r.error, cases[i].error) != 0)
-				fail_msg("case %zu, pieces of %zu:\n got %s\nwant %s", i, piece,
-				    r.error ? r.error : "(none)", cases[i].error);
+			snprintf(what, sizeof(what), "case %zu, pieces of %zu", i, piece);
+			harness_assert_error(&r, cases[i].error, what);
 			harness_free(&r);
 		}
 	}
@@ -396,9 +388,7 @@ test_links_next_is_resolved_and_checked(void **state)
 		doc = releases_doc(2, cases[i].links);
 		run_doc(&collector_ocds_release_packages, &roomy, 0, doc, &r);
 		if (cases[i].error != NULL) {
-			if (r.error == NULL || strcmp(r.error, cases[i].error) != 0)
-				fail_msg("%s:\n got %s\nwant %s", cases[i].links,
-				    r.error ? r.error : "(none)", cases[i].error);
+			harness_assert_error(&r, cases[i].error, cases[i].links);
 			/* The page's last chunk never went out. */
 			assert_int_equal(r.n, 0);
 		} else {
