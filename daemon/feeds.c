@@ -84,7 +84,6 @@ struct run {
 	struct feeds		*feeds;
 	struct feed		*feed;
 	enum run_state		 state;
-	bool			 manual;
 	feed_started_cb		 started;
 	feed_done_cb		 done;
 	void			*arg;
@@ -465,7 +464,7 @@ run_query(struct run *run, const char *sql, int n, const char *const *values,
 		run->db_pending++;
 		return;
 	}
-	/* No database: the callback, later, as if the connection had gone. */
+	/* No database: the callback at once, as if the connection had gone. */
 	run->db_pending++;
 	cb(NULL, "the database is not available", run);
 }
@@ -1257,7 +1256,6 @@ start_run(struct feed *f, bool manual, feed_started_cb started, feed_done_cb don
 	}
 	run->feeds = feeds;
 	run->feed = f;
-	run->manual = manual;
 	run->started = started;
 	run->done = done;
 	run->arg = arg;
