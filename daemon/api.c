@@ -20,6 +20,13 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/v1/feeds",	api_get_feeds,	ROLE_ANALYST },
 	{ EVHTTP_REQ_GET,	"/v1/feeds/{name}", api_get_feed, ROLE_ANALYST },
 	{ EVHTTP_REQ_POST,	"/v1/feeds/{name}/run", api_post_feed_run, ROLE_ANALYST },
+	{ EVHTTP_REQ_GET,	"/v1/indicators", api_get_indicators, ROLE_AGENCY },
+	/* Agency role: an agency may read how it is measured. */
+	{ EVHTTP_REQ_GET,	"/v1/indicators/catalogue", api_get_catalogue, ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/indicators/runs", api_get_indicator_runs, ROLE_ANALYST },
+	{ EVHTTP_REQ_GET,	"/v1/overlaps",	api_get_overlaps, ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/agencies/{code}/scorecard", api_get_scorecard,
+	  ROLE_AGENCY },
 	/* The dashboard: tried only when no other route has the path. */
 	{ EVHTTP_REQ_GET,	"/*",		api_static,	ROLE_PUBLIC },
 };

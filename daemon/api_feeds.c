@@ -15,7 +15,6 @@
 #include "feeds.h"
 #include "log.h"
 
-#define RETRY_AFTER_SECONDS	"5"
 #define RUNS_SHOWN		"20"	/* runs of one feed in GET /v1/feeds/{name} */
 
 #define UTC_TEXT(col) \
@@ -64,8 +63,7 @@ struct listing {
 static void
 reply_unavailable(struct request *req)
 {
-	http_set_header(req, "Retry-After", RETRY_AFTER_SECONDS);
-	http_reply_error(req, 503, "the database is not available", NULL);
+	http_reply_unavailable(req, "the database is not available");
 }
 
 /* One row as the API shows it; NULL when out of memory or the row is not JSON. */
@@ -193,7 +191,7 @@ on_run_started(int status, json_t *reply, void *arg)
 	}
 	free(escaped);
 	if (status == 503)
-		http_set_header(req, "Retry-After", RETRY_AFTER_SECONDS);
+		http_set_header(req, "Retry-After", HTTP_RETRY_AFTER);
 	if (reply == NULL)
 		http_reply_error(req, 500, "out of memory", NULL);
 	else
@@ -204,9 +202,8 @@ void
 api_post_feed_run(struct request *req)
 {
 	if (req->daemon->feeds == NULL || req->daemon->draining) {
-		http_set_header(req, "Retry-After", RETRY_AFTER_SECONDS);
-		http_reply_error(req, 503, req->daemon->draining ? "the daemon is shutting "
-		    "down" : "this process runs no feeds", NULL);
+		http_reply_unavailable(req, req->daemon->draining ? "the daemon is "
+		    "shutting down" : "this process runs no feeds");
 		return;
 	}
 	/* From here feeds.c holds the request until on_run_started replies. */

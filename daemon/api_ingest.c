@@ -12,7 +12,6 @@
 #include "daemon.h"
 #include "ingest.h"
 
-#define RETRY_AFTER_SECONDS	"5"
 
 static void
 on_ingested(int status, json_t *reply, unsigned flags, void *arg)
@@ -22,7 +21,7 @@ on_ingested(int status, json_t *reply, unsigned flags, void *arg)
 	if (flags & INGEST_REPLAYED)
 		http_set_header(req, "Idempotency-Replayed", "true");
 	if (status == 503)
-		http_set_header(req, "Retry-After", RETRY_AFTER_SECONDS);
+		http_set_header(req, "Retry-After", HTTP_RETRY_AFTER);
 	http_reply_json(req, status, reply);
 }
 

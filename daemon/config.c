@@ -23,6 +23,11 @@
 #define SECTION_NAME_MAX	64
 #define QUOTED_VALUE_MAX	64	/* of a bad value echoed in an error */
 #define COMMENT_WIDTH		78	/* etc/ictmon.conf stays readable in a terminal */
+#define SECTIONS_TEXT_MAX	1024	/* "log, http, ..., feed.NAME" */
+#define RATIO_SCALE		1000000LL	/* a ratio's number is in millionths */
+#define RATIO_DECIMALS		6
+#define AMOUNT_DIGITS		24	/* of the whole part: more than any budget */
+#define AMOUNT_DECIMALS		6
 
 #ifndef ICTMON_SYSCONFDIR
 #define ICTMON_SYSCONFDIR	"/etc/ictmon"
@@ -307,6 +312,33 @@ sections_text(char *buf, size_t buflen)
 		    config_families[i].prefix);
 }
 
+/*
+ * For a wrong [parent.child] whose parent has sections of its own
+ * ([indicators.ovl_spend]): "parent.a, parent.b", the names that were probably
+ * meant. False when `section` has no such parent, so the whole list is due.
+ */
+static bool
+sibling_sections_text(const char *section, size_t len, char *buf, size_t buflen)
+{
+	size_t	parent, n = 0;
+
+	buf[0] = '\0';
+	for (parent = len; parent > 0 && section[parent - 1] != '.'; parent--)
+		;
+	if (parent-- == 0)
+		return false;
+	for (int i = 0; i < CFG__COUNT && n < buflen; i++) {
+		const char	*name = config_keys[i].name;
+		size_t		 slen = section_len(name);
+
+		if (!opens_section(i) || slen <= parent || name[parent] != '.' ||
+		    strncmp(name, section, parent) != 0)
+			continue;
+		n += snprintf(buf + n, buflen - n, "%s%.*s", n ? ", " : "", (int)slen, name);
+	}
+	return n > 0;
+}
+
 static void
 choices_text(const char *choices, char *buf, size_t buflen)
 {
@@ -343,6 +375,20 @@ scaled_text(enum cfg_type type, long long n, char *buf, size_t len)
 		}
 	}
 	snprintf(buf, len, type == CFG_SECONDS ? "%llds" : "%lld", n);
+}
+
+/* 450000 → "0.45": a ratio's millionths as written in the file. */
+static void
+ratio_text(long long millionths, char *buf, size_t len)
+{
+	char	fraction[8];
+	int	n;
+
+	n = snprintf(fraction, sizeof(fraction), "%06lld", millionths % RATIO_SCALE);
+	while (n > 0 && fraction[n - 1] == '0')
+		fraction[--n] = '\0';
+	snprintf(buf, len, "%lld%s%s", millionths / RATIO_SCALE, n > 0 ? "." : "",
+	    fraction);
 }
 
 /*
@@ -479,6 +525,59 @@ url_ok(const char *url)
 }
 
 /*
+ * A plain decimal, digits with at most one '.': no sign, exponent or separators, so
+ * that what an operator wrote is what the SQL compares. The normalised text has no
+ * leading zeros in its whole part, no trailing zeros in its fraction, no bare '.'.
+ */
+static bool
+parse_decimal(const char *raw, size_t whole_max, size_t fraction_max, char *out,
+    size_t outlen)
+{
+	const char	*whole = raw, *fraction = NULL;
+	size_t		 nwhole, nfraction = 0;
+
+	nwhole = strspn(whole, "0123456789");
+	if (whole[nwhole] == '.') {
+		fraction = whole + nwhole + 1;
+		nfraction = strspn(fraction, "0123456789");
+		if (fraction[nfraction] != '\0')
+			return false;
+	} else if (whole[nwhole] != '\0')
+		return false;
+	if (nwhole + nfraction == 0)
+		return false;
+	while (nwhole > 1 && *whole == '0') {
+		whole++;
+		nwhole--;
+	}
+	while (nfraction > 0 && fraction[nfraction - 1] == '0')
+		nfraction--;
+	if (nwhole > whole_max || nfraction > fraction_max ||
+	    nwhole + nfraction + 3 > outlen)
+		return false;
+	if (nwhole == 0)
+		snprintf(out, outlen, "0");
+	else
+		snprintf(out, outlen, "%.*s", (int)nwhole, whole);
+	if (nfraction > 0)
+		snprintf(out + strlen(out), outlen - strlen(out), ".%.*s", (int)nfraction,
+		    fraction);
+	return true;
+}
+
+/* "0.45" → 450000: a ratio's text in millionths (parse_decimal checked its shape). */
+static long long
+ratio_millionths(const char *text)
+{
+	const char	*dot = strchr(text, '.');
+	long long	 n = (long long)(text[0] - '0') * RATIO_SCALE, unit = RATIO_SCALE / 10;
+
+	for (const char *d = dot != NULL ? dot + 1 : ""; *d != '\0'; d++, unit /= 10)
+		n += (long long)(*d - '0') * unit;
+	return n;
+}
+
+/*
  * Parses `raw` as a value of `k`: the normalised text (owned by the caller) and the
  * number. On failure writes why into err, without the key's name.
  */
@@ -490,7 +589,7 @@ value_parse(const struct cfg_key *k, const char *raw, char **text, long long *nu
 	static const long long	 byte_factors[] = { 1LL << 10, 1LL << 20, 1LL << 30,
 				    1LL << 10, 1LL << 20, 1LL << 30 };
 	char			 quoted[QUOTED_VALUE_MAX + 8], lo[32], hi[32];
-	char			 choices[512], host[256];
+	char			 choices[512], host[256], decimal[64];
 	long long		 n = 0;
 	unsigned short		 port;
 	bool			 ranged = false;
@@ -562,6 +661,41 @@ value_parse(const struct cfg_key *k, const char *raw, char **text, long long *nu
 		if (!url_ok(raw)) {
 			snprintf(err, errlen, "%s is not a URL: http://, https://, smtp:// "
 			    "or smtps://, then a host", quoted);
+			return false;
+		}
+		break;
+	case CFG_RATIO:
+		if (!parse_decimal(raw, 1, RATIO_DECIMALS, decimal, sizeof(decimal)) ||
+		    (n = ratio_millionths(decimal)) > RATIO_SCALE) {
+			snprintf(err, errlen, "%s is not a ratio: a decimal from 0 to 1 "
+			    "such as 0.45, with at most %d decimals", quoted,
+			    RATIO_DECIMALS);
+			return false;
+		}
+		if ((k->min != 0 || k->max != 0) && (n < k->min || n > k->max)) {
+			ratio_text(k->min, lo, sizeof(lo));
+			ratio_text(k->max, hi, sizeof(hi));
+			snprintf(err, errlen, "%s is out of range: %s to %s", quoted, lo, hi);
+			return false;
+		}
+		*text = xstrdup(decimal);
+		*number = n;
+		return true;
+	case CFG_AMOUNT:
+		if (!parse_decimal(raw, AMOUNT_DIGITS, AMOUNT_DECIMALS, decimal,
+		    sizeof(decimal))) {
+			snprintf(err, errlen, "%s is not an amount: digits with an optional "
+			    "decimal point (at most %d decimals), no sign or separators",
+			    quoted, AMOUNT_DECIMALS);
+			return false;
+		}
+		*text = xstrdup(decimal);
+		*number = 0;
+		return true;
+	case CFG_CURRENCY:
+		if (strlen(raw) != 3 || strspn(raw, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3) {
+			snprintf(err, errlen, "%s is not a currency: an ISO 4217 code such "
+			    "as CLP, three capital letters", quoted);
 			return false;
 		}
 		break;
@@ -688,7 +822,8 @@ parse_section_header(struct loader *ld, struct parse_state *st, char *s, int lin
 	const struct cfg_family		*f;
 	const struct config_section	*first;
 	char				*close, *rest, *name, *dot;
-	char				 list[512], quoted[QUOTED_VALUE_MAX + 8];
+	char				 list[SECTIONS_TEXT_MAX];
+	char				 quoted[QUOTED_VALUE_MAX + 8];
 
 	st->kind = IN_SKIP;
 	if ((close = strchr(s, ']')) == NULL) {
@@ -713,7 +848,8 @@ parse_section_header(struct loader *ld, struct parse_state *st, char *s, int lin
 	}
 	dot = strchr(name, '.');
 	if ((f = family_find(name, dot ? (size_t)(dot - name) : strlen(name))) == NULL) {
-		sections_text(list, sizeof(list));
+		if (!sibling_sections_text(name, strlen(name), list, sizeof(list)))
+			sections_text(list, sizeof(list));
 		load_error(ld, &w, "unknown section %s (sections: %s)",
 		    quote_value(name, quoted, sizeof(quoted)), list);
 		return;
@@ -802,7 +938,7 @@ parse_assignment(struct loader *ld, struct parse_state *st, char *s, int lineno)
 	const struct cfg_key	*k = NULL;
 	const char		*why = NULL;
 	char			*key = NULL, *value = NULL;
-	char			 full[2 * LINE_MAX_BYTES + 2], list[512];
+	char			 full[2 * LINE_MAX_BYTES + 2], list[SECTIONS_TEXT_MAX];
 	char			 quoted[QUOTED_VALUE_MAX + 8];
 	int			 i = -1;
 
@@ -1038,7 +1174,7 @@ apply_override(struct loader *ld, const char *arg)
 	struct config_section	*sec;
 	const char		*eq, *rest, *dot;
 	char			*key = NULL, *name = NULL;
-	char			 list[512], quoted[QUOTED_VALUE_MAX + 8];
+	char			 list[SECTIONS_TEXT_MAX], quoted[QUOTED_VALUE_MAX + 8];
 	int			 i;
 
 	if ((eq = strchr(arg, '=')) == NULL) {
@@ -1061,7 +1197,8 @@ apply_override(struct loader *ld, const char *arg)
 			load_error(ld, &w, "unknown key (keys of [%.*s]: %s)", (int)len,
 			    key, list);
 		} else {
-			sections_text(list, sizeof(list));
+			if (len == 0 || !sibling_sections_text(key, len, list, sizeof(list)))
+				sections_text(list, sizeof(list));
 			load_error(ld, &w, "unknown key (sections: %s)", list);
 		}
 		goto out;
@@ -1345,6 +1482,15 @@ write_key_help(FILE *out, const struct cfg_key *k)
 	}
 	if (k->type == CFG_BOOL && n < sizeof(text))
 		n += (size_t)snprintf(text + n, sizeof(text) - n, " true or false.");
+	if (k->type == CFG_RATIO && n < sizeof(text)) {
+		ratio_text(k->min, lo, sizeof(lo));
+		ratio_text(k->max != 0 ? k->max : RATIO_SCALE, hi, sizeof(hi));
+		n += (size_t)snprintf(text + n, sizeof(text) - n, " A decimal from %s to %s.",
+		    lo, hi);
+	}
+	if (k->type == CFG_AMOUNT && n < sizeof(text))
+		n += (size_t)snprintf(text + n, sizeof(text) - n, " Digits, with an optional "
+		    "decimal point; no thousands separators.");
 	if ((k->type == CFG_INT || k->type == CFG_SECONDS || k->type == CFG_BYTES) &&
 	    (k->min != 0 || k->max != 0) && n < sizeof(text)) {
 		scaled_text(k->type, k->min, lo, sizeof(lo));

@@ -35,6 +35,7 @@ enum req_kind {
 	REQ_QUERY,
 	REQ_EXECUTE,
 	REQ_ACQUIRE,
+	REQ_SIMPLE,		/* several statements in one text, no parameters */
 };
 
 /* A request waiting for an idle connection; its text and parameters are copies. */
@@ -428,6 +429,8 @@ conn_send(struct db_conn *c, enum req_kind kind, const char *text, int nparams,
 
 	if (kind == REQ_EXECUTE)
 		ok = PQsendQueryPrepared(c->pg, text, nparams, values, NULL, NULL, 0);
+	else if (kind == REQ_SIMPLE)
+		ok = PQsendQuery(c->pg, text);
 	else
 		ok = PQsendQueryParams(c->pg, text, nparams, NULL, values, NULL, NULL, 0);
 	if (!ok)
@@ -1186,6 +1189,12 @@ db_conn_execute(struct db_conn *c, const char *stmt, int nparams,
     const char *const *values, db_result_cb cb, void *arg)
 {
 	return conn_start(c, REQ_EXECUTE, stmt, nparams, values, cb, arg);
+}
+
+int
+db_conn_query_simple(struct db_conn *c, const char *sql, db_result_cb cb, void *arg)
+{
+	return conn_start(c, REQ_SIMPLE, sql, 0, NULL, cb, arg);
 }
 
 int

@@ -29,7 +29,6 @@
 #include "ratelimit.h"
 
 #define LOG_PATH_MAX		200
-#define RETRY_AFTER_SECONDS	"5"
 
 #define METRIC_REQUESTS		"ictmon_http_requests_total"
 #define METRIC_DURATION		"ictmon_http_request_duration_seconds"
@@ -672,10 +671,10 @@ reply_unauthorized(struct request *req, const char *message)
 	http_reply_error(req, 401, message, NULL);
 }
 
-static void
-reply_unavailable(struct request *req, const char *message)
+void
+http_reply_unavailable(struct request *req, const char *message)
 {
-	http_set_header(req, "Retry-After", RETRY_AFTER_SECONDS);
+	http_set_header(req, "Retry-After", HTTP_RETRY_AFTER);
 	http_reply_error(req, 503, message, NULL);
 }
 
@@ -722,7 +721,7 @@ on_auth(int status, const struct principal *who, void *arg)
 		reply_unauthorized(req, "unknown, revoked or expired token");
 		return;
 	case 503:
-		reply_unavailable(req, "cannot check the token now");
+		http_reply_unavailable(req, "cannot check the token now");
 		return;
 	default:
 		log_error("http", "rid=%s token lookup answered %d", req->id, status);
@@ -798,7 +797,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	copy_log_path(ctx->path, path);
 
 	if (srv->draining) {
-		reply_unavailable(req, "the server is shutting down");
+		http_reply_unavailable(req, "the server is shutting down");
 		return;
 	}
 	if (path == NULL || path[0] != '/' || !path_acceptable(path)) {
@@ -841,7 +840,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	}
 	/* From here the lookup's callback owns the request. */
 	if (!auth_lookup(srv->daemon->db, token, toklen, on_auth, req))
-		reply_unavailable(req, "cannot check the token now");
+		http_reply_unavailable(req, "cannot check the token now");
 }
 
 /* --- The server ----------------------------------------------------------------- */

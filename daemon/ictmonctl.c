@@ -1,8 +1,9 @@
 /*
- * ictmonctl, the admin tool: migrations, agencies, API tokens, configuration checks
- * and feeds, talking to PostgreSQL with blocking libpq (imports and feed runs use the
- * daemon's own code on a loop of their own). One table of commands drives parsing,
- * dispatch and the usage text. Nothing here runs inside the daemon.
+ * ictmonctl, the admin tool: migrations, agencies, API tokens, configuration checks,
+ * feeds and indicators, talking to PostgreSQL with blocking libpq (imports, feed runs
+ * and indicator runs use the daemon's own code on a loop of their own). One table of
+ * commands drives parsing, dispatch and the usage text. Nothing here runs inside the
+ * daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,13 +27,14 @@
 #include "db.h"
 #include "feeds.h"
 #include "fetch.h"
+#include "indicators.h"
 #include "ingest.h"
 #include "log.h"
 #include "migrate.h"
 
 #define DEFAULT_CONFIG		ICTMON_SYSCONFDIR "/ictmon.conf"
 #define MAX_OVERRIDES		256
-#define MAX_ARGS		2
+#define MAX_ARGS		32	/* indicators run CODE... */
 #define MAX_OPTIONS		4
 #define IMPORT_MAX_BYTES	(16 * 1024 * 1024)	/* agency lists */
 #define EXPIRES_MAX_DAYS	36500
@@ -41,6 +43,7 @@ enum exit_code {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1,		/* the command could not do its work */
 	EXIT_USAGE = 2,		/* the command line is wrong */
+	EXIT_BUSY = 3,		/* another process holds what the command needs */
 };
 
 /* What a command needs before it runs. */
@@ -89,6 +92,8 @@ static int	cmd_config_show(struct ctl *);
 static int	cmd_import(struct ctl *);
 static int	cmd_feed_list(struct ctl *);
 static int	cmd_feed_run(struct ctl *);
+static int	cmd_indicators_list(struct ctl *);
+static int	cmd_indicators_run(struct ctl *);
 
 static const struct command commands[] = {
 	{ NULL, "migrate", "", 0, 0, { NULL }, NEEDS_DB, cmd_migrate,
@@ -121,6 +126,11 @@ static const struct command commands[] = {
 	  "list the feeds with their last run, failures in a row and next run" },
 	{ "feed", "run", "NAME", 1, 1, { NULL }, NEEDS_SCHEMA, cmd_feed_run,
 	  "run a configured feed now, as the daemon would, and wait for its end" },
+	{ "indicators", "list", "", 0, 0, { NULL }, NEEDS_CONFIG, cmd_indicators_list,
+	  "print the catalogue: what each indicator means, its parameters' values" },
+	{ "indicators", "run", "[CODE...]", 0, MAX_ARGS, { NULL }, NEEDS_SCHEMA,
+	  cmd_indicators_run, "compute the indicators (all, or the CODEs) now, as the "
+	  "daemon would, and print a summary; exit 3 when another run holds the lock" },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
@@ -349,13 +359,19 @@ sql_run(struct ctl *ctl, const char *query, int nparams, const char *const *para
 
 /* Characters on a terminal: UTF-8 continuation bytes take no column. */
 static size_t
-text_width(const char *s)
+text_width_n(const char *s, size_t len)
 {
 	size_t n = 0;
 
-	for (; *s != '\0'; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
+	for (size_t i = 0; i < len && s[i] != '\0'; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
 	return n;
+}
+
+static size_t
+text_width(const char *s)
+{
+	return text_width_n(s, strlen(s));
 }
 
 /* A result as aligned columns under its column names; SQL NULL shows as "-". */
@@ -820,7 +836,84 @@ cmd_config_show(struct ctl *ctl)
 	return EXIT_OK;
 }
 
-/* --- import: the API's ingest path, on a loop of our own ------------------------- */
+/* --- a loop of our own: the daemon's modules run by a command -------------------- */
+
+#define LOOP_TICK_MS		100
+
+/*
+ * A command that runs one of the daemon's modules (the ingest path, a feed, the
+ * indicators) on an event loop of its own, with a pool on the configured database.
+ * `start` is called once the pool has a connection, and again after loop_retry();
+ * the database is waited for up to twice db.connect_timeout. With `stop` set, the
+ * first SIGINT or SIGTERM calls it (the module's drain then ends the loop with
+ * loop_end) and a second one ends the loop at once. A command embeds it first.
+ */
+struct loop {
+	struct event_base	*base;
+	struct db_pool		*pool;
+	const struct config	*cfg;
+	struct event		*tick, *ev_int, *ev_term;
+	long			 waited_ms;
+	bool			 stopping;	/* a signal: the module is being stopped */
+	int			 rc;
+	void			(*start)(struct loop *);
+	void			(*stop)(struct loop *, int sig);
+};
+
+static void
+loop_end(void *arg)
+{
+	struct loop *l = arg;
+
+	event_base_loopbreak(l->base);
+}
+
+/* Calls `start` again a tick later; false when the database was waited for too long. */
+static bool
+loop_retry(struct loop *l)
+{
+	struct timeval tv = { 0, LOOP_TICK_MS * 1000 };
+
+	l->waited_ms += LOOP_TICK_MS;
+	if (l->waited_ms > config_int(l->cfg, CFG_DB_CONNECT_TIMEOUT) * 2000)
+		return false;
+	evtimer_add(l->tick, &tv);
+	return true;
+}
+
+static void
+loop_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct loop	*l = arg;
+	const char	*why = NULL;
+
+	if (l->stopping)
+		return;
+	if (db_pool_ready(l->pool, &why)) {
+		l->start(l);
+		return;
+	}
+	if (!loop_retry(l)) {
+		say("cannot reach the database: %s", why != NULL ? why : "unknown");
+		event_base_loopbreak(l->base);
+	}
+}
+
+static void
+loop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct loop *l = arg;
+
+	l->rc = EXIT_FAIL;
+	if (l->stopping) {
+		say("second signal: exiting now");
+		event_base_loopbreak(l->base);
+		return;
+	}
+	l->stopping = true;
+	evtimer_del(l->tick);
+	l->stop(l, (int)sig);
+}
 
 /* The asynchronous pool of a command that runs the daemon's code on its own loop. */
 static void
@@ -837,27 +930,80 @@ pool_params(const struct ctl *ctl, int size, int queue_max, struct db_pool_param
 	p->application_name = "ictmonctl";
 }
 
-struct import_run {
-	struct event_base	*base;
-	struct db_pool		*pool;
-	struct event		*tick;
+/* The loop, its tick, its signals (with `stop`) and a pool of `size` connections. */
+static bool
+loop_open(struct loop *l, const struct ctl *ctl, int size, int queue_max)
+{
+	struct db_pool_params p;
+
+	l->cfg = ctl->cfg;
+	l->rc = EXIT_FAIL;
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+		say("cannot ignore SIGPIPE: %s", strerror(errno));
+		return false;
+	}
+	pool_params(ctl, size, queue_max, &p);
+	if ((l->base = event_base_new()) == NULL ||
+	    (l->tick = evtimer_new(l->base, loop_tick, l)) == NULL ||
+	    (l->stop != NULL &&
+	    ((l->ev_int = evsignal_new(l->base, SIGINT, loop_signal, l)) == NULL ||
+	    (l->ev_term = evsignal_new(l->base, SIGTERM, loop_signal, l)) == NULL ||
+	    evsignal_add(l->ev_int, NULL) == -1 ||
+	    evsignal_add(l->ev_term, NULL) == -1)) ||
+	    (l->pool = db_pool_new(l->base, &p)) == NULL) {
+		say("cannot set up the event loop");
+		return false;
+	}
+	return true;
+}
+
+static void
+loop_run(struct loop *l)
+{
+	struct timeval now = { 0, 0 };
+
+	db_pool_start(l->pool);
+	evtimer_add(l->tick, &now);
+	event_base_dispatch(l->base);
+}
+
+/*
+ * As in ictmond, the pool goes first (its last callbacks reach the module), then the
+ * module (`free_module`), then the loop.
+ */
+static void
+loop_close(struct loop *l, void (*free_module)(struct loop *))
+{
+	if (l->pool != NULL)
+		db_pool_free(l->pool);
+	free_module(l);
+	if (l->ev_int != NULL)
+		event_free(l->ev_int);
+	if (l->ev_term != NULL)
+		event_free(l->ev_term);
+	if (l->tick != NULL)
+		event_free(l->tick);
+	if (l->base != NULL)
+		event_base_free(l->base);
+}
+
+/* --- import: the API's ingest path, on a loop of our own ------------------------- */
+
+struct import_cmd {
+	struct loop		 loop;
 	struct ingest_request	*req;
-	const struct config	*cfg;
-	int			 waited;	/* ticks waiting for the connection */
 	int			 status;	/* 0 until the ingest answered */
 };
-
-#define IMPORT_TICK_MS		100
 
 static void
 import_done(int status, json_t *reply, unsigned flags, void *arg)
 {
-	struct import_run	*run = arg;
+	struct import_cmd	*cmd = arg;
 	json_t			*error, *details, *d;
 	char			*text;
 	size_t			 i;
 
-	run->status = status;
+	cmd->status = status;
 	if (status < 300 && (text = json_dumps(reply, JSON_COMPACT)) != NULL) {
 		printf("%s\n", text);
 		free(text);
@@ -874,40 +1020,30 @@ import_done(int status, json_t *reply, unsigned flags, void *arg)
 	} else
 		say("the import ended with status %d", status);
 	json_decref(reply);
-	event_base_loopbreak(run->base);
+	event_base_loopbreak(cmd->loop.base);
 }
 
-/* Waits for the pool's one connection, then hands the file to the ingest path. */
 static void
-import_tick(evutil_socket_t fd, short what, void *arg)
+import_start(struct loop *l)
 {
-	struct import_run	*run = arg;
-	struct timeval		 tv = { 0, IMPORT_TICK_MS * 1000 };
-	const char		*why = NULL;
+	struct import_cmd *cmd = (struct import_cmd *)l;
 
-	if (db_pool_ready(run->pool, &why)) {
-		ingest_submit(run->pool, run->cfg, run->req, import_done, run);
-		return;
-	}
-	if (++run->waited * IMPORT_TICK_MS >
-	    config_int(run->cfg, CFG_DB_CONNECT_TIMEOUT) * 2000) {
-		say("cannot reach the database: %s", why != NULL ? why : "unknown");
-		event_base_loopbreak(run->base);
-		return;
-	}
-	evtimer_add(run->tick, &tv);
+	ingest_submit(l->pool, l->cfg, cmd->req, import_done, cmd);
+}
+
+static void
+import_free(struct loop *l)
+{
 }
 
 static int
 cmd_import(struct ctl *ctl)
 {
 	static const char *const kinds[] = { "projects", "procurement", "budget" };
-	struct import_run		 run = { 0 };
+	struct import_cmd		 cmd = { 0 };
 	struct ingest_request		 req = { 0 };
 	struct principal		 who = { 0 };
 	struct budget_csv_params	 params;
-	struct db_pool_params		 p;
-	struct timeval			 now = { 0, 0 };
 	const char			*path = ctl->args[1], *agency = option(ctl, "agency");
 	const char			*dot;
 	char				*buf = NULL, err[160];
@@ -950,27 +1086,14 @@ cmd_import(struct ctl *ctl)
 	req.default_agency = agency;
 	req.request_id = "ictmonctl";
 
-	pool_params(ctl, 1, 1, &p);
-	run.req = &req;
-	run.cfg = ctl->cfg;
-	if ((run.base = event_base_new()) == NULL ||
-	    (run.tick = evtimer_new(run.base, import_tick, &run)) == NULL ||
-	    (run.pool = db_pool_new(run.base, &p)) == NULL) {
-		say("cannot set up the event loop");
-		goto out;
-	}
-	db_pool_start(run.pool);
-	evtimer_add(run.tick, &now);
-	event_base_dispatch(run.base);
-	if (run.status > 0 && run.status < 300)
+	cmd.req = &req;
+	cmd.loop.start = import_start;
+	if (loop_open(&cmd.loop, ctl, 1, 1))
+		loop_run(&cmd.loop);
+	if (cmd.status > 0 && cmd.status < 300)
 		rc = EXIT_OK;
+	loop_close(&cmd.loop, import_free);
 out:
-	if (run.pool != NULL)
-		db_pool_free(run.pool);
-	if (run.tick != NULL)
-		event_free(run.tick);
-	if (run.base != NULL)
-		event_base_free(run.base);
 	free(buf);
 	return rc;
 }
@@ -1007,35 +1130,14 @@ cmd_feed_list(struct ctl *ctl)
 	return EXIT_OK;
 }
 
-#define FEED_TICK_MS		100
-
 struct feed_cmd {
-	struct event_base	*base;
-	struct db_pool		*pool;
+	struct loop		 loop;
 	struct fetcher		*fetcher;
 	struct feeds		*feeds;
-	const struct config	*cfg;
 	const char		*name;
-	struct event		*tick;
-	struct event		*ev_int, *ev_term;
-	long			 waited_ms;	/* for the database, or the feed's row */
 	bool			 configured;	/* feeds_configure was called */
-	bool			 stopping;	/* a signal: the run is being stopped */
 	int			 refused;	/* the status of a run not started */
-	int			 rc;
 };
-
-static bool
-feed_cmd_wait_more(struct feed_cmd *cmd)
-{
-	struct timeval tv = { 0, FEED_TICK_MS * 1000 };
-
-	cmd->waited_ms += FEED_TICK_MS;
-	if (cmd->waited_ms > config_int(cmd->cfg, CFG_DB_CONNECT_TIMEOUT) * 2000)
-		return false;
-	evtimer_add(cmd->tick, &tv);
-	return true;
-}
 
 static void
 feed_cmd_done(const struct feed_outcome *o, void *arg)
@@ -1047,12 +1149,12 @@ feed_cmd_done(const struct feed_outcome *o, void *arg)
 	    o->pages == 1 ? "" : "s", o->run_id, o->message != NULL ? ": " : "",
 	    o->message != NULL ? o->message : "");
 	fflush(stdout);
-	if (!cmd->stopping && (strcmp(o->status, "ok") == 0 ||
+	if (!cmd->loop.stopping && (strcmp(o->status, "ok") == 0 ||
 	    strcmp(o->status, "not_modified") == 0))
-		cmd->rc = EXIT_OK;
+		cmd->loop.rc = EXIT_OK;
 	/* After a signal, the drain's callback ends the loop. */
-	if (!cmd->stopping)
-		event_base_loopbreak(cmd->base);
+	if (!cmd->loop.stopping)
+		event_base_loopbreak(cmd->loop.base);
 }
 
 static void
@@ -1064,68 +1166,51 @@ feed_cmd_started(int status, json_t *reply, void *arg)
 	if (status == 202)
 		goto out;
 	/* The feed's row is being written, or the database comes back: ask again. */
-	if (status == 503 && !cmd->stopping && feed_cmd_wait_more(cmd))
+	if (status == 503 && !cmd->loop.stopping && loop_retry(&cmd->loop))
 		goto out;
 	message = json_string_value(json_object_get(json_object_get(reply, "error"),
 	    "message"));
 	say("feed %s not started (%d): %s", cmd->name, status,
 	    message != NULL ? message : "no reason given");
 	cmd->refused = status;
-	cmd->rc = EXIT_FAIL;
-	if (!cmd->stopping)
-		event_base_loopbreak(cmd->base);
+	cmd->loop.rc = EXIT_FAIL;
+	if (!cmd->loop.stopping)
+		event_base_loopbreak(cmd->loop.base);
 out:
 	json_decref(reply);
 }
 
 static void
-feed_cmd_tick(evutil_socket_t fd, short what, void *arg)
+feed_cmd_start(struct loop *l)
 {
-	struct feed_cmd	*cmd = arg;
-	const char	*why = NULL;
+	struct feed_cmd *cmd = (struct feed_cmd *)l;
 
-	if (cmd->stopping)
-		return;
+	/* Writes the configured feeds' rows, as the daemon does at start. */
 	if (!cmd->configured) {
-		if (!db_pool_ready(cmd->pool, &why)) {
-			if (!feed_cmd_wait_more(cmd)) {
-				say("cannot reach the database: %s",
-				    why != NULL ? why : "unknown");
-				event_base_loopbreak(cmd->base);
-			}
-			return;
-		}
-		/* Writes the configured feeds' rows, as the daemon does at start. */
-		feeds_configure(cmd->feeds, cmd->cfg);
+		feeds_configure(cmd->feeds, l->cfg);
 		cmd->configured = true;
 	}
 	feeds_run(cmd->feeds, cmd->name, feed_cmd_started, feed_cmd_done, cmd);
 }
 
 static void
-feed_cmd_drained(void *arg)
+feed_cmd_stop(struct loop *l, int sig)
 {
-	struct feed_cmd *cmd = arg;
+	struct feed_cmd *cmd = (struct feed_cmd *)l;
 
-	event_base_loopbreak(cmd->base);
+	say("signal %d: stopping feed %s (the next run resumes where it stopped)", sig,
+	    cmd->name);
+	feeds_drain(cmd->feeds, loop_end, l);
 }
 
 static void
-feed_cmd_signal(evutil_socket_t sig, short what, void *arg)
+feed_cmd_free(struct loop *l)
 {
-	struct feed_cmd *cmd = arg;
+	struct feed_cmd *cmd = (struct feed_cmd *)l;
 
-	cmd->rc = EXIT_FAIL;
-	if (cmd->stopping) {
-		say("second signal: exiting now");
-		event_base_loopbreak(cmd->base);
-		return;
-	}
-	cmd->stopping = true;
-	evtimer_del(cmd->tick);
-	say("signal %d: stopping feed %s (the next run resumes where it stopped)",
-	    (int)sig, cmd->name);
-	feeds_drain(cmd->feeds, feed_cmd_drained, cmd);
+	feeds_free(cmd->feeds);
+	if (cmd->fetcher != NULL)
+		fetcher_free(cmd->fetcher);
 }
 
 /* The API's 422 points at GET /v1/feeds; here the reason itself is at hand. */
@@ -1147,16 +1232,11 @@ static int
 cmd_feed_run(struct ctl *ctl)
 {
 	const struct config_section	*sections[256];
-	struct feed_cmd			 cmd;
-	struct feeds_env		 env;
-	struct db_pool_params		 p;
-	struct timeval			 now = { 0, 0 };
+	struct feed_cmd			 cmd = { 0 };
+	struct feeds_env		 env = { 0 };
 	size_t				 n, i;
 
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.cfg = ctl->cfg;
 	cmd.name = ctl->args[0];
-	cmd.rc = EXIT_FAIL;
 	n = config_sections(ctl->cfg, "feed", sections, 256);
 	for (i = 0; i < n; i++)
 		if (strcmp(sections[i]->name, cmd.name) == 0)
@@ -1169,54 +1249,192 @@ cmd_feed_run(struct ctl *ctl)
 	}
 	if (db_open(ctl) != EXIT_OK)
 		return EXIT_FAIL;
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-		say("cannot ignore SIGPIPE: %s", strerror(errno));
-		return EXIT_FAIL;
-	}
 
+	cmd.loop.start = feed_cmd_start;
+	cmd.loop.stop = feed_cmd_stop;
 	/* A chunk's transaction, the lease's renewal and the page's end may overlap. */
-	pool_params(ctl, 2, (int)config_int(ctl->cfg, CFG_DB_QUEUE_MAX), &p);
-	if ((cmd.base = event_base_new()) == NULL ||
-	    (cmd.tick = evtimer_new(cmd.base, feed_cmd_tick, &cmd)) == NULL ||
-	    (cmd.ev_int = evsignal_new(cmd.base, SIGINT, feed_cmd_signal, &cmd)) == NULL ||
-	    (cmd.ev_term = evsignal_new(cmd.base, SIGTERM, feed_cmd_signal,
-	    &cmd)) == NULL ||
-	    evsignal_add(cmd.ev_int, NULL) == -1 || evsignal_add(cmd.ev_term, NULL) == -1 ||
-	    (cmd.pool = db_pool_new(cmd.base, &p)) == NULL ||
-	    (cmd.fetcher = fetcher_new(cmd.base)) == NULL) {
-		say("cannot set up the event loop");
+	if (!loop_open(&cmd.loop, ctl, 2, (int)config_int(ctl->cfg, CFG_DB_QUEUE_MAX)))
 		goto out;
-	}
-	memset(&env, 0, sizeof(env));
-	env.base = cmd.base;
-	env.db = cmd.pool;
-	env.fetcher = cmd.fetcher;
+	env.base = cmd.loop.base;
+	env.db = cmd.loop.pool;
 	env.schedule = false;
-	if ((cmd.feeds = feeds_new(&env)) == NULL) {
-		say("out of memory");
+	if ((env.fetcher = cmd.fetcher = fetcher_new(cmd.loop.base)) == NULL ||
+	    (cmd.feeds = feeds_new(&env)) == NULL) {
+		say("cannot set up the feed's run");
 		goto out;
 	}
-	db_pool_start(cmd.pool);
-	evtimer_add(cmd.tick, &now);
-	event_base_dispatch(cmd.base);
+	loop_run(&cmd.loop);
 	if (cmd.refused == 422)
 		say_feed_problem(ctl, cmd.name);
 out:
-	/* As in ictmond: the pool's last callbacks reach the feeds, so it goes first. */
-	if (cmd.pool != NULL)
-		db_pool_free(cmd.pool);
-	feeds_free(cmd.feeds);
-	if (cmd.fetcher != NULL)
-		fetcher_free(cmd.fetcher);
-	if (cmd.ev_int != NULL)
-		event_free(cmd.ev_int);
-	if (cmd.ev_term != NULL)
-		event_free(cmd.ev_term);
-	if (cmd.tick != NULL)
-		event_free(cmd.tick);
-	if (cmd.base != NULL)
-		event_base_free(cmd.base);
-	return cmd.rc;
+	loop_close(&cmd.loop, feed_cmd_free);
+	return cmd.loop.rc;
+}
+
+/* --- indicators: the catalogue, and a run on a loop of our own ------------------- */
+
+#define TEXT_WIDTH		78
+
+/* `text` after `indent` spaces, wrapped at word boundaries. */
+static void
+print_wrapped(const char *text, int indent)
+{
+	const char	*word = text;
+	size_t		 col = 0;
+
+	while (*word != '\0') {
+		size_t len;
+
+		while (*word == ' ')
+			word++;
+		if (*word == '\0')
+			break;
+		len = strcspn(word, " ");
+		if (col > 0 && col + 1 + text_width_n(word, len) > TEXT_WIDTH) {
+			putchar('\n');
+			col = 0;
+		}
+		if (col == 0)
+			col = (size_t)printf("%*s", indent, "");
+		else
+			col += (size_t)printf(" ");
+		printf("%.*s", (int)len, word);
+		col += text_width_n(word, len);
+		word += len;
+	}
+	if (col > 0)
+		putchar('\n');
+}
+
+/* "    indicators.cv.medium = 10": keys as an operator sets them, with their values. */
+static void
+print_params(const struct config *cfg, const enum cfg_id *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *value = config_str(cfg, ids[i]);
+
+		printf("    %s = %s\n", config_keys[ids[i]].name,
+		    value != NULL ? value : "(unset)");
+	}
+}
+
+static int
+cmd_indicators_list(struct ctl *ctl)
+{
+	const struct indicator *const	*all;
+	size_t				 n = indicator_all(&all);
+
+	printf("Every indicator reads:\n");
+	print_params(ctl->cfg, indicator_general_params, indicator_ngeneral_params);
+	for (size_t i = 0; i < n; i++) {
+		printf("\n%s  %s (%s)\n", all[i]->code, all[i]->title, all[i]->subject);
+		print_wrapped(all[i]->definition, 4);
+		print_params(ctl->cfg, all[i]->params, all[i]->nparams);
+	}
+	return EXIT_OK;
+}
+
+struct indicators_cmd {
+	struct loop		 loop;
+	struct indicators	*ind;
+	const char *const	*codes;
+	size_t			 ncodes;
+};
+
+static void
+indicators_cmd_done(const struct indicators_outcome *o, void *arg)
+{
+	struct indicators_cmd	*cmd = arg;
+	long long		 results = 0;
+
+	switch (o->status) {
+	case 200:
+		printf("%-16s %8s %8s %8s %8s %8s\n", "code", "results", "high", "medium",
+		    "low", "seconds");
+		for (size_t i = 0; i < o->ntallies; i++) {
+			const struct indicator_tally *t = &o->tallies[i];
+
+			printf("%-16s %8lld %8lld %8lld %8lld %8.3f\n", t->code, t->results,
+			    t->by_band[2], t->by_band[1], t->by_band[0], t->seconds);
+			results += t->results;
+		}
+		printf("run %lld done: %lld result%s in %.1f s\n", o->run_id, results,
+		    results == 1 ? "" : "s", o->seconds);
+		cmd->loop.rc = EXIT_OK;
+		break;
+	case 409:
+		say("not run: %s", o->message);
+		cmd->loop.rc = EXIT_BUSY;
+		break;
+	default:
+		if (o->run_id > 0)
+			say("run %lld failed: %s", o->run_id, o->message);
+		else
+			say("not run (%d): %s", o->status, o->message);
+		cmd->loop.rc = EXIT_FAIL;
+		break;
+	}
+	fflush(stdout);
+	/* After a signal, the drain's callback ends the loop. */
+	if (!cmd->loop.stopping)
+		event_base_loopbreak(cmd->loop.base);
+}
+
+static void
+indicators_cmd_start(struct loop *l)
+{
+	struct indicators_cmd *cmd = (struct indicators_cmd *)l;
+
+	indicators_run(cmd->ind, cmd->codes, cmd->ncodes, indicators_cmd_done, cmd);
+}
+
+static void
+indicators_cmd_stop(struct loop *l, int sig)
+{
+	struct indicators_cmd *cmd = (struct indicators_cmd *)l;
+
+	say("signal %d: stopping the run (nothing of it is kept)", sig);
+	indicators_drain(cmd->ind, loop_end, l);
+}
+
+static void
+indicators_cmd_free(struct loop *l)
+{
+	indicators_free(((struct indicators_cmd *)l)->ind);
+}
+
+static int
+cmd_indicators_run(struct ctl *ctl)
+{
+	struct indicators_cmd	 cmd = { 0 };
+	struct indicators_env	 env = { 0 };
+
+	for (int i = 0; i < ctl->nargs; i++)
+		if (indicator_find(ctl->args[i]) == NULL)
+			return usage_error(ctl->cmd, "unknown indicator \"%s\" (see "
+			    "`ictmonctl indicators list`)", ctl->args[i]);
+	if (db_open(ctl) != EXIT_OK)
+		return EXIT_FAIL;
+
+	cmd.codes = ctl->args;
+	cmd.ncodes = (size_t)ctl->nargs;
+	cmd.loop.start = indicators_cmd_start;
+	cmd.loop.stop = indicators_cmd_stop;
+	/* A run is one transaction on one connection; the other cancels it at Ctrl-C. */
+	if (!loop_open(&cmd.loop, ctl, 2, 4))
+		goto out;
+	env.base = cmd.loop.base;
+	env.db = cmd.loop.pool;
+	env.schedule = false;
+	if ((cmd.ind = indicators_new(&env)) == NULL) {
+		say("out of memory");
+		goto out;
+	}
+	indicators_configure(cmd.ind, ctl->cfg);
+	loop_run(&cmd.loop);
+out:
+	loop_close(&cmd.loop, indicators_cmd_free);
+	return cmd.loop.rc;
 }
 
 /* Loads the configuration when the command needs one. */

@@ -22,6 +22,7 @@
 #include "feeds.h"
 #include "fetch.h"
 #include "http.h"
+#include "indicators.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -189,8 +190,9 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 			next->values[i] = running;
 		}
 	}
-	/* The feeds let go of the old configuration before it is freed. */
+	/* The feeds and the indicators let go of the old configuration before it goes. */
 	feeds_configure(d->feeds, next);
+	indicators_configure(d->indicators, next);
 	config_free(d->cfg);
 	d->cfg = next;
 	apply_log_level(d->cfg);
@@ -199,7 +201,10 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	notify_systemd("READY=1");
 }
 
-/* Requests in flight and feed runs drain side by side; the second to finish exits. */
+/*
+ * Requests in flight, feed runs and an indicator run drain side by side; the last to
+ * finish exits.
+ */
 static int	draining_parts;
 
 static void
@@ -209,7 +214,7 @@ on_drained(void *arg)
 
 	if (--draining_parts > 0)
 		return;
-	log_info("main", "no request in flight, no feed running: exiting");
+	log_info("main", "no request in flight, no feed or indicator running: exiting");
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -218,8 +223,9 @@ on_drain_timeout(evutil_socket_t fd, short events, void *arg)
 {
 	struct ictmond *d = arg;
 
-	log_warn("main", "%u requests and %u feed runs still in flight after %llds: "
-	    "exiting", http_server_in_flight(d->http), feeds_running(d->feeds),
+	log_warn("main", "%u requests, %u feed runs and %u indicator runs still in "
+	    "flight after %llds: exiting", http_server_in_flight(d->http),
+	    feeds_running(d->feeds), indicators_running(d->indicators),
 	    config_int(d->cfg, CFG_HTTP_DRAIN_TIMEOUT));
 	event_base_loopexit(d->base, NULL);
 }
@@ -238,15 +244,17 @@ on_terminate(evutil_socket_t sig, short events, void *arg)
 	}
 	d->draining = 1;
 	notify_systemd("STOPPING=1");
-	log_info("main", "signal %d: draining %u requests in flight and %u feed runs",
-	    (int)sig, http_server_in_flight(d->http), feeds_running(d->feeds));
+	log_info("main", "signal %d: draining %u requests in flight, %u feed runs and %u "
+	    "indicator runs", (int)sig, http_server_in_flight(d->http),
+	    feeds_running(d->feeds), indicators_running(d->indicators));
 	tv.tv_sec = config_int(d->cfg, CFG_HTTP_DRAIN_TIMEOUT);
 	if ((ev_drain_timeout = evtimer_new(d->base, on_drain_timeout, d)) == NULL ||
 	    evtimer_add(ev_drain_timeout, &tv) == -1)
 		fatalx("cannot arm the drain timer");
-	draining_parts = 2;
+	draining_parts = 3;
 	http_server_drain(d->http, on_drained, d);
 	feeds_drain(d->feeds, on_drained, d);
+	indicators_drain(d->indicators, on_drained, d);
 }
 
 static void
@@ -302,6 +310,21 @@ start_feeds(struct ictmond *d)
 	feeds_configure(d->feeds, d->cfg);
 }
 
+static void
+start_indicators(struct ictmond *d)
+{
+	struct indicators_env env;
+
+	memset(&env, 0, sizeof(env));
+	env.base = d->base;
+	env.db = d->db;
+	env.metrics = d->metrics;
+	env.schedule = true;
+	if ((d->indicators = indicators_new(&env)) == NULL)
+		fatalx("cannot create the indicators' scheduler");
+	indicators_configure(d->indicators, d->cfg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -331,6 +354,7 @@ main(int argc, char **argv)
 	install_signals(&d);
 	start_database(&d);
 	start_feeds(&d);
+	start_indicators(&d);
 	if ((d.http = http_server_new(&d, api_routes, api_nroutes)) == NULL)
 		fatalx("cannot create the HTTP server");
 	http_server_configure(d.http, d.cfg);
@@ -344,11 +368,12 @@ main(int argc, char **argv)
 		fatalx("event loop failed");
 
 	/*
-	 * The pool fails what is still queued; handlers may reply through the server and
-	 * feed runs hear of their statements, so both are freed after it.
+	 * The pool fails what is still queued; handlers may reply through the server,
+	 * feed and indicator runs hear of their statements, so all are freed after it.
 	 */
 	db_pool_free(d.db);
 	feeds_free(d.feeds);
+	indicators_free(d.indicators);
 	fetcher_free(d.fetcher);
 	http_server_free(d.http);
 	if (ev_drain_timeout != NULL)

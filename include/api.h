@@ -33,4 +33,11 @@ void	api_get_feeds(struct request *req);
 void	api_get_feed(struct request *req);
 void	api_post_feed_run(struct request *req);
 
+/* api_indicators.c: what the indicators found (include/indicators.h) */
+void	api_get_indicators(struct request *req);
+void	api_get_catalogue(struct request *req);
+void	api_get_indicator_runs(struct request *req);
+void	api_get_overlaps(struct request *req);
+void	api_get_scorecard(struct request *req);
+
 #endif

@@ -26,6 +26,11 @@ enum cfg_type {
 	CFG_ENUM,		/* one of `choices`, separated by | */
 	CFG_SECRET_FILE,	/* a path; the file's first line is the secret; the file
 				   must not be readable by others */
+	CFG_RATIO,		/* a decimal from 0 to 1 (0.45), at most 6 decimals; number
+				   in millionths, like min and max */
+	CFG_AMOUNT,		/* a non-negative decimal amount of money, kept only as
+				   exact text (never a double); number unused */
+	CFG_CURRENCY,		/* an ISO 4217 code: three capital letters */
 };
 
 #define CFG_RESTART	0x01	/* a change takes effect only after a restart */
@@ -40,6 +45,128 @@ struct cfg_key {
 	int		 flags;
 	const char	*help;		/* one or more sentences, for etc/ictmon.conf */
 };
+
+/*
+ * The indicators' keys (include/indicators.h): how often they run, what the SQL of
+ * every indicator shares, then one [indicators.CODE] section per indicator (its code
+ * in lower case, '_' for '-'), read by its SQL as ictmon_param('NAME').
+ */
+#define INDICATOR_KEYS(X) \
+	X(IND_PERIOD, "indicators.period", CFG_SECONDS, "1h", 0, 2592000, NULL, 0, \
+	  "Time between two runs of the whole catalogue, new data or not. 0: only " \
+	  "after new data and when asked.") \
+	X(IND_DEBOUNCE, "indicators.debounce", CFG_SECONDS, "60", 1, 86400, NULL, 0, \
+	  "After new data arrives (a push, a feed), the indicators run once nothing " \
+	  "more has arrived for this long.") \
+	X(IND_CURRENCY, "indicators.currency", CFG_CURRENCY, "CLP", 0, 0, NULL, 0, \
+	  "Base currency: amounts in others are converted with the exchange_rate " \
+	  "table, or compared only among themselves.") \
+	X(IND_ICT_UNSPSC, "indicators.ict_unspsc", CFG_STRING, "43,8111", 0, 0, NULL, 0, \
+	  "Comma list of UNSPSC code prefixes that are ICT goods and services.") \
+	X(IND_ICT_BUDGET, "indicators.ict_budget", CFG_STRING, \
+	  "22.04.009,22.09.006,22.11.003,29.06,29.07", 0, 0, NULL, 0, \
+	  "Comma list of budget classifications that are ICT spending, as subtitulo." \
+	  "item (SS.II) or subtitulo.item.asignacion (SS.II.AAA).") \
+	X(IND_CLASS_DIGITS, "indicators.class_digits", CFG_INT, "6", 2, 8, NULL, 0, \
+	  "Leading digits of a UNSPSC code that make its class: awards in one class " \
+	  "buy the same kind of thing.") \
+	X(IND_CPV_DIGITS, "indicators.cpv_digits", CFG_INT, "3", 2, 8, NULL, 0, \
+	  "Leading digits of a CPV code that make its group, as class_digits for UNSPSC.") \
+	X(IND_FRAMEWORK_METHODS, "indicators.framework_methods", CFG_STRING, \
+	  "convenio marco,framework agreement,acuerdo marco", 0, 0, NULL, 0, \
+	  "Comma list: an award whose tender's procurement method details contain one " \
+	  "of these (any case) was bought through a framework agreement.") \
+	X(IND_DUP_PROJECT_MIN_SIMILARITY, "indicators.dup_project.min_similarity", \
+	  CFG_RATIO, "0.45", 100000, 1000000, NULL, 0, \
+	  "DUP-PROJECT: how alike the normalised title and description of two " \
+	  "projects must be (trigram similarity) to be taken as duplicates.") \
+	X(IND_DUP_PROJECT_STATUSES, "indicators.dup_project.statuses", CFG_STRING, \
+	  "planned,in_progress", 0, 0, NULL, 0, \
+	  "DUP-PROJECT: comma list of the project statuses compared.") \
+	X(IND_DUP_PROJECT_REQUIRE_SHARED_CATEGORY, \
+	  "indicators.dup_project.require_shared_category", CFG_BOOL, "true", 0, 0, \
+	  NULL, 0, "DUP-PROJECT: whether two projects must also share their category " \
+	  "or a capability tag.") \
+	X(IND_OVL_SPEND_WINDOW_DAYS, "indicators.ovl_spend.window_days", CFG_INT, "180", \
+	  1, 3650, NULL, 0, \
+	  "OVL-SPEND: days within which awards of one class by different buyers " \
+	  "overlap.") \
+	X(IND_OVL_SPEND_MIN_BUYERS, "indicators.ovl_spend.min_buyers", CFG_INT, "3", 2, \
+	  1000, NULL, 0, "OVL-SPEND: different buyers needed for an overlap.") \
+	X(IND_OVL_SPEND_MIN_TOTAL, "indicators.ovl_spend.min_total", CFG_AMOUNT, \
+	  "50000000", 0, 0, NULL, 0, \
+	  "OVL-SPEND: least total of an overlap's awards, in the base currency.") \
+	X(IND_OVL_SPEND_ICT_ONLY, "indicators.ovl_spend.ict_only", CFG_BOOL, "true", 0, \
+	  0, NULL, 0, "OVL-SPEND: only awards classified as ICT (ict_unspsc).") \
+	X(IND_OVL_TENDER_WINDOW_DAYS, "indicators.ovl_tender.window_days", CFG_INT, \
+	  "365", 1, 3650, NULL, 0, \
+	  "OVL-TENDER: an open tender overlaps other agencies' open tenders and their " \
+	  "awards of the last this many days.") \
+	X(IND_OVL_TENDER_MIN_AMOUNT, "indicators.ovl_tender.min_amount", CFG_AMOUNT, \
+	  "10000000", 0, 0, NULL, 0, \
+	  "OVL-TENDER: least amount of an open tender, in the base currency.") \
+	X(IND_OVL_TENDER_ICT_ONLY, "indicators.ovl_tender.ict_only", CFG_BOOL, "true", 0, \
+	  0, NULL, 0, "OVL-TENDER: only tenders classified as ICT (ict_unspsc).") \
+	X(IND_OVL_PLATFORM_PLATFORMS, "indicators.ovl_platform.platforms", CFG_STRING, \
+	  "digital_signature=FirmaGob;identity=ClaveÚnica;payments=PagoGob;" \
+	  "document_management=DocDigital;interoperability=PISEE", 0, 0, NULL, 0, \
+	  "OVL-PLATFORM: the shared platforms, as capability=Platform pairs separated " \
+	  "by ';'. A project building a listed capability without reusing its " \
+	  "platform is flagged.") \
+	X(IND_SPLIT_THRESHOLD, "indicators.split.threshold", CFG_AMOUNT, "30000000", 0, \
+	  0, NULL, 0, "SPLIT: the competitive threshold, in the base currency: awards " \
+	  "each under it whose sum exceeds it are flagged.") \
+	X(IND_SPLIT_WINDOW_DAYS, "indicators.split.window_days", CFG_INT, "90", 1, 3650, \
+	  NULL, 0, "SPLIT: days within which the awards are added up.") \
+	X(IND_SPLIT_METHODS, "indicators.split.methods", CFG_STRING, "direct,limited", 0, \
+	  0, NULL, 0, "SPLIT: comma list of the procurement methods looked at.") \
+	X(IND_SPLIT_MIN_AWARDS, "indicators.split.min_awards", CFG_INT, "2", 2, 1000, \
+	  NULL, 0, "SPLIT: awards needed in a group.") \
+	X(IND_REPEAT_DIRECT_MAX_AWARDS, "indicators.repeat_direct.max_awards", CFG_INT, \
+	  "3", 1, 1000, NULL, 0, \
+	  "REPEAT-DIRECT: direct awards by one buyer to one supplier allowed within the " \
+	  "window; more are flagged.") \
+	X(IND_REPEAT_DIRECT_WINDOW_DAYS, "indicators.repeat_direct.window_days", CFG_INT, \
+	  "365", 1, 3650, NULL, 0, "REPEAT-DIRECT: the window, in days.") \
+	X(IND_CONC_VENDOR_TOP_SHARE, "indicators.conc_vendor.top_share", CFG_RATIO, \
+	  "0.5", 0, 1000000, NULL, 0, \
+	  "CONC-VENDOR: an agency whose largest supplier has more than this share of " \
+	  "its ICT spend is flagged.") \
+	X(IND_CONC_VENDOR_HHI_HIGH, "indicators.conc_vendor.hhi_high", CFG_INT, "2500", 0, \
+	  10000, NULL, 0, "CONC-VENDOR: Herfindahl index (0 to 10000) from which the " \
+	  "concentration is high.") \
+	X(IND_CONC_VENDOR_HHI_MEDIUM, "indicators.conc_vendor.hhi_medium", CFG_INT, \
+	  "1500", 0, 10000, NULL, 0, \
+	  "CONC-VENDOR: Herfindahl index from which the concentration is medium.") \
+	X(IND_UNREVIEWED_SPEND_THRESHOLD, "indicators.unreviewed_spend.threshold", \
+	  CFG_AMOUNT, "20000000", 0, 0, NULL, 0, \
+	  "UNREVIEWED-SPEND: ICT procurement or budget lines above this amount (base " \
+	  "currency) need a linked approved project.") \
+	X(IND_CV_MEDIUM, "indicators.cv.medium", CFG_INT, "10", 0, 1000, NULL, 0, \
+	  "CV: cost variance, in percent either way, from which it is medium.") \
+	X(IND_CV_HIGH, "indicators.cv.high", CFG_INT, "30", 0, 1000, NULL, 0, \
+	  "CV: cost variance, in percent either way, beyond which it is high.") \
+	X(IND_CV_WINDOW_MONTHS, "indicators.cv.window_months", CFG_INT, "6", 1, 120, NULL, \
+	  0, "CV: months over which the recent change is measured.") \
+	X(IND_SV_MEDIUM, "indicators.sv.medium", CFG_INT, "10", 0, 1000, NULL, 0, \
+	  "SV: schedule variance, in percent either way, from which it is medium.") \
+	X(IND_SV_HIGH, "indicators.sv.high", CFG_INT, "30", 0, 1000, NULL, 0, \
+	  "SV: schedule variance, in percent either way, beyond which it is high.") \
+	X(IND_SV_WINDOW_MONTHS, "indicators.sv.window_months", CFG_INT, "6", 1, 120, NULL, \
+	  0, "SV: months over which the recent change is measured.") \
+	X(IND_BUDGET_EXEC_OVERRUN, "indicators.budget_exec.overrun", CFG_INT, "100", 0, \
+	  1000, NULL, 0, "BUDGET-EXEC: execution, in percent of the budget, beyond " \
+	  "which it is an overrun.") \
+	X(IND_BUDGET_EXEC_UNDER, "indicators.budget_exec.under", CFG_INT, "50", 0, 100, \
+	  NULL, 0, "BUDGET-EXEC: execution, in percent of the budget, below which it " \
+	  "is under-execution.") \
+	X(IND_COORD_INDEX_STALE_DAYS, "indicators.coord_index.stale_days", CFG_INT, "30", \
+	  1, 3650, NULL, 0, "COORD-INDEX: an agency whose newest data is older than " \
+	  "this many days loses its freshness part.") \
+	X(IND_FEED_STALE_DAYS, "indicators.feed_stale.days", CFG_INT, "7", 1, 3650, NULL, \
+	  0, "FEED-STALE: days without new data after which an agency or feed is stale.") \
+	X(IND_FEED_STALE_FAILURES, "indicators.feed_stale.failures", CFG_INT, "3", 1, \
+	  1000, NULL, 0, "FEED-STALE: failed pulls in a row after which a feed is flagged.")
 
 /*
  * The global keys. X(ID, name, type, default, min, max, choices, flags, help)
@@ -99,7 +226,8 @@ struct cfg_key {
 	  "Records of a pulled document written in one transaction, with the feed's cursor.") \
 	X(FEEDS_CHUNK_BYTES, "feeds.chunk_bytes", CFG_BYTES, "16M", 65536, 1073741824LL, \
 	  NULL, 0, "A chunk is written once its records reach this size, whatever their " \
-	  "number. One record may be as large as http.max_body.")
+	  "number. One record may be as large as http.max_body.") \
+	INDICATOR_KEYS(X)
 
 enum cfg_id {
 #define CFG_ENUM_ID(id, ...) CFG_##id,

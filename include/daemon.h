@@ -1,7 +1,7 @@
 /*
  * The running daemon: what every module reaches through a request or a timer — the
  * loop, the current configuration, the database pool, the HTTP server, the metrics,
- * the feeds.
+ * the feeds, the indicators.
  */
 #ifndef ICTMON_DAEMON_H
 #define ICTMON_DAEMON_H
@@ -14,6 +14,7 @@ struct db_pool;
 struct feeds;
 struct fetcher;
 struct http_server;
+struct indicators;
 struct metrics;
 
 struct ictmond {
@@ -24,6 +25,7 @@ struct ictmond {
 	struct metrics		*metrics;
 	struct fetcher		*fetcher;	/* the curl multi handle of the collectors */
 	struct feeds		*feeds;
+	struct indicators	*indicators;	/* runs and schedules the indicators */
 	time_t			 started;
 	int			 draining;	/* SIGTERM received */
 };

@@ -72,6 +72,13 @@ int		 db_conn_query(struct db_conn *conn, const char *sql, int nparams,
 int		 db_conn_execute(struct db_conn *conn, const char *stmt, int nparams,
 		    const char *const *values, db_result_cb cb, void *arg);
 /*
+ * A text of several statements separated by ';' in PostgreSQL's simple protocol (no
+ * parameters: never put a value in it). The callback runs once, after the last
+ * statement, with the first error or else the last statement's result.
+ */
+int		 db_conn_query_simple(struct db_conn *conn, const char *sql,
+		    db_result_cb cb, void *arg);
+/*
  * COPY ... FROM STDIN with the COPY text data in an evbuffer, sent without blocking in
  * pieces and drained as libpq takes them, so big data is never made contiguous nor held
  * twice. The buffer must stay valid until the callback, which gets the COPY's final

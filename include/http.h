@@ -87,6 +87,9 @@ void		 http_reply_error(struct request *req, int status, const char *message,
 		    json_t *details);
 void		 http_reply_data(struct request *req, int status, const char *content_type,
 		    const void *data, size_t len);
+/* 503 with Retry-After: the database (or the server) cannot take it now; try again. */
+#define HTTP_RETRY_AFTER	"5"	/* seconds, in every 503's Retry-After */
+void		 http_reply_unavailable(struct request *req, const char *message);
 /* The content of `body` is moved into the reply; the caller still frees the evbuffer. */
 struct evbuffer;
 void		 http_reply_buffer(struct request *req, int status,

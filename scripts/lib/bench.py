@@ -3,6 +3,7 @@ with fsync on, ictmonctl, ictmond processes on 127.0.0.1, a results table, and t
 run's frame (a time limit, cleaning up). Standard library only, for /usr/bin/python3.
 """
 
+import csv
 import http.client
 import os
 import re
@@ -40,10 +41,14 @@ def say(fmt, *args):
 
 
 class Cluster:
-    """scripts/dev-db with the benchmarks' own directory and port, fsync on."""
+    """scripts/dev-db with the benchmarks' own directory and port, fsync on. A benchmark
+    that must not share the others' cluster gives its own db_dir and db_port."""
 
-    def __init__(self):
-        self.dev_env = dict(os.environ, ICTMON_DB_DIR=DB_DIR, ICTMON_DB_PORT=str(DB_PORT))
+    def __init__(self, db_dir=None, db_port=None):
+        self.db_dir = db_dir or DB_DIR
+        self.db_port = db_port or DB_PORT
+        self.dev_env = dict(os.environ, ICTMON_DB_DIR=self.db_dir,
+                            ICTMON_DB_PORT=str(self.db_port))
         self.dev_env.pop("ICTMON_DB_FAST", None)
         self.env = None
         self.started = False
@@ -67,7 +72,7 @@ class Cluster:
         if fsync != "on":
             raise BenchError("the cluster in %s runs with fsync=%s; remove it "
                              "(scripts/dev-db destroy with ICTMON_DB_DIR=%s)"
-                             % (DB_DIR, fsync, DB_DIR))
+                             % (self.db_dir, fsync, self.db_dir))
 
     def stop(self):
         if self.started:
@@ -132,13 +137,14 @@ def expect_count(cluster, dbname, table, n):
         raise BenchError("%s.%s holds %d rows, expected %d" % (dbname, table, got, n))
 
 
-def build():
-    """Configures build/ (RelWithDebInfo, as scripts/test) when it has no cache, and
-    brings the two binaries up to date (a no-op when they are)."""
+def build(build_type="RelWithDebInfo"):
+    """Configures BUILD_DIR (build/ unless ICTMON_BUILD_DIR says otherwise; build_type,
+    RelWithDebInfo as scripts/test by default) when it has no cache, and brings the two
+    binaries up to date (a no-op when they are). An existing cache keeps its type."""
     if not os.path.exists(os.path.join(BUILD_DIR, "CMakeCache.txt")):
-        say("configuring %s", BUILD_DIR)
+        say("configuring %s (%s)", BUILD_DIR, build_type)
         subprocess.run(["cmake", "-S", REPO, "-B", BUILD_DIR,
-                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True,
+                        "-DCMAKE_BUILD_TYPE=" + build_type], check=True,
                        stdout=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT)
     say("building ictmond and ictmonctl in %s", BUILD_DIR)
     proc = subprocess.run(["cmake", "--build", BUILD_DIR, "-j2", "--target", "ictmond",
@@ -146,6 +152,43 @@ def build():
                           timeout=COMMAND_TIMEOUT)
     if proc.returncode != 0:
         raise BenchError("build failed:\n%s%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+
+
+# Generated rows for COPY, and the reference data they draw on ---------------------------
+
+
+def copy_text(value):
+    """One field of PostgreSQL's COPY text format (None is NULL)."""
+    if value is None:
+        return "\\N"
+    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r"))
+
+
+def copy_line(fields):
+    return "\t".join(copy_text(f) for f in fields) + "\n"
+
+
+def pg_array(items):
+    """A PostgreSQL array literal of text, every element quoted."""
+    return "{" + ",".join('"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for s in items) + "}"
+
+
+def unspsc_products():
+    """ChileCompra's UNSPSC products as (product id, name, level-3 id, level-3 name,
+    level-2 name), in file order; the class (first six digits) is the level 3."""
+    out = []
+    with open(UNSPSC, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=";")
+        next(reader)
+        for row in reader:
+            if len(row) < 6 or not row[0].isdigit() or not row[1].strip():
+                continue
+            out.append((row[0], row[1].strip(), row[2], row[3].strip(), row[4].strip()))
+    if not out:
+        raise BenchError("%s: no UNSPSC products read" % UNSPSC)
+    return out
 
 
 def free_port():
@@ -258,10 +301,10 @@ class Results:
                                                      note)).rstrip())
 
 
-def main(name, args, run):
+def main(name, args, run, cluster=None):
     """Runs run(args, cluster, workdir, closers) under args.timeout: a fresh work
-    directory in var/, the cluster stopped and everything in `closers` closed at the
-    end (all kept with args.keep). Returns the exit status."""
+    directory in var/, the cluster (the shared one unless given) stopped and everything
+    in `closers` closed at the end (all kept with args.keep). Returns the exit status."""
 
     def expired(signum, frame):
         raise BenchError("the run took more than %d s (--timeout)" % args.timeout)
@@ -271,7 +314,8 @@ def main(name, args, run):
     signal.alarm(args.timeout)
     os.makedirs(os.path.join(REPO, "var"), exist_ok=True)
     workdir = tempfile.mkdtemp(prefix="bench-%s-" % name, dir=os.path.join(REPO, "var"))
-    cluster = Cluster()
+    if cluster is None:
+        cluster = Cluster()
     closers = []
     rc = 1
     try:
@@ -288,7 +332,7 @@ def main(name, args, run):
         if args.keep:
             say("kept: the cluster (%s, port %d; eval \"$(ICTMON_DB_DIR=%s "
                 "ICTMON_DB_PORT=%d scripts/dev-db env)\"), files in %s",
-                DB_DIR, DB_PORT, DB_DIR, DB_PORT, workdir)
+                cluster.db_dir, cluster.db_port, cluster.db_dir, cluster.db_port, workdir)
         else:
             try:
                 cluster.stop()

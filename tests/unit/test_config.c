@@ -17,6 +17,16 @@
 
 #include "config.h"
 
+/* Every section a file may have, as errors list them. */
+#define INDICATOR_SECTIONS \
+	"indicators.dup_project, indicators.ovl_spend, indicators.ovl_tender, " \
+	"indicators.ovl_platform, indicators.split, indicators.repeat_direct, " \
+	"indicators.conc_vendor, indicators.unreviewed_spend, indicators.cv, " \
+	"indicators.sv, indicators.budget_exec, indicators.coord_index, " \
+	"indicators.feed_stale"
+#define ALL_SECTIONS \
+	"log, http, db, api, ingest, feeds, indicators, " INDICATOR_SECTIONS ", feed.NAME"
+
 static struct config_errors	errors;
 
 static int
@@ -253,8 +263,8 @@ test_all_errors_reported_in_one_load(void **state)
 	    "number with K, M or G");
 	assert_error("test.conf:6: http.timeout: '0' is out of range: 1s to 1h");
 	assert_error("test.conf:7: expected key = value, [section] or a # comment");
-	assert_error("test.conf:8: unknown section 'nosuch' (sections: log, http, db, "
-	    "api, ingest, feeds, feed.NAME)");
+	assert_error("test.conf:8: unknown section 'nosuch' (sections: " ALL_SECTIONS
+	    ")");
 	assert_error("test.conf:12: db.pool is already set at line 11");
 	assert_error("test.conf:13: db.queue_max: '1e3' is not a whole number");
 	/* Keys of an unknown section are not reported one by one. */
@@ -523,8 +533,7 @@ static void
 test_unknown_section_rejected(void **state)
 {
 	assert_null(load("[smtp]\nhost = mail\n[http]\nlisten = 127.0.0.1:80\n"));
-	assert_error("test.conf:1: unknown section 'smtp' (sections: log, http, db, "
-	    "api, ingest, feeds, feed.NAME)");
+	assert_error("test.conf:1: unknown section 'smtp' (sections: " ALL_SECTIONS ")");
 	assert_int_equal(errors.count, 1);
 }
 
@@ -912,6 +921,169 @@ test_effective_output_reads_back_and_hides_secrets(void **state)
 }
 
 static void
+test_ratio_values(void **state)
+{
+	static const struct {
+		const char	*text, *normal;
+		long long	 millionths;
+	} ok[] = {
+		{ "0.45", "0.45", 450000 }, { ".5", "0.5", 500000 }, { "1", "1", 1000000 },
+		{ "1.000", "1", 1000000 }, { "0", "0", 0 }, { "00.250", "0.25", 250000 },
+		{ "0.000001", "0.000001", 1 },
+	};
+	static const char *const bad[] = { "1.5", "-0.1", "0.1234567", "45%", "0,45",
+	    "", ".", "1e-1", "2" };
+	char		 text[128];
+	struct config	*cfg;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[indicators.conc_vendor]\ntop_share = %s\n",
+		    ok[i].text);
+		assert_non_null(cfg = load(text));
+		assert_string_equal(config_str(cfg, CFG_IND_CONC_VENDOR_TOP_SHARE),
+		    ok[i].normal);
+		assert_int_equal(config_int(cfg, CFG_IND_CONC_VENDOR_TOP_SHARE),
+		    ok[i].millionths);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[indicators.conc_vendor]\ntop_share = \"%s\"\n",
+		    bad[i]);
+		assert_null(load(text));
+		assert_int_equal(errors.count, 1);
+		config_errors_clear(&errors);
+	}
+	assert_null(load("[indicators.conc_vendor]\ntop_share = 1.5\n"));
+	assert_error("test.conf:2: indicators.conc_vendor.top_share: '1.5' is not a "
+	    "ratio: a decimal from 0 to 1 such as 0.45, with at most 6 decimals");
+	/* A ratio's own range, written as ratios. */
+	assert_null(load("[indicators.dup_project]\nmin_similarity = 0.05\n"));
+	assert_error("test.conf:2: indicators.dup_project.min_similarity: '0.05' is out "
+	    "of range: 0.1 to 1");
+}
+
+static void
+test_amount_values_stay_exact_text(void **state)
+{
+	static const struct {
+		const char	*text, *normal;
+	} ok[] = {
+		{ "50000000", "50000000" }, { "0050000000.500", "50000000.5" },
+		{ ".5", "0.5" }, { "0", "0" }, { "123456789012345678901234.123456",
+		  "123456789012345678901234.123456" },
+	};
+	static const char *const bad[] = { "-1", "1,000", "1 000", "1e6", "", ".",
+	    "CLP 5", "1.1234567", "1234567890123456789012345" };
+	char		 text[128];
+	struct config	*cfg;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(text, sizeof(text), "[indicators.split]\nthreshold = %s\n",
+		    ok[i].text);
+		assert_non_null(cfg = load(text));
+		assert_string_equal(config_str(cfg, CFG_IND_SPLIT_THRESHOLD), ok[i].normal);
+		config_free(cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[indicators.split]\nthreshold = \"%s\"\n",
+		    bad[i]);
+		assert_null(load(text));
+		assert_int_equal(errors.count, 1);
+		config_errors_clear(&errors);
+	}
+	assert_null(load("[indicators.split]\nthreshold = 1,000\n"));
+	assert_error("test.conf:2: indicators.split.threshold: '1,000' is not an amount: "
+	    "digits with an optional decimal point (at most 6 decimals), no sign or "
+	    "separators");
+}
+
+static void
+test_currency_is_three_capitals(void **state)
+{
+	struct config *cfg;
+
+	assert_non_null(cfg = load("[indicators]\ncurrency = USD\n"));
+	assert_string_equal(config_str(cfg, CFG_IND_CURRENCY), "USD");
+	config_free(cfg);
+	assert_null(load("[indicators]\ncurrency = usd\n"));
+	assert_error("test.conf:2: indicators.currency: 'usd' is not a currency: an ISO "
+	    "4217 code such as CLP, three capital letters");
+}
+
+static void
+test_dotted_global_sections(void **state)
+{
+	const char *const	 overrides[] = { "indicators.split.window_days=10",
+	    "indicators.cv.high=40" };
+	const struct config_section	*feeds[2];
+	struct config		*cfg;
+
+	/* [indicators.ovl_spend] is a global section beside a [feed.NAME] family. */
+	cfg = load_with("[indicators]\ndebounce = 5\n[indicators.ovl_spend]\n"
+	    "window_days = 30\nmin_total = 1000.50\n[feed.a]\nkind = ocds_jsonl\n"
+	    "url = https://a.example/\n[indicators.cv]\nhigh = 35\n", overrides, 2);
+	if (cfg == NULL)
+		print_errors();
+	assert_non_null(cfg);
+	assert_int_equal(config_int(cfg, CFG_IND_DEBOUNCE), 5);
+	assert_int_equal(config_int(cfg, CFG_IND_OVL_SPEND_WINDOW_DAYS), 30);
+	assert_string_equal(config_str(cfg, CFG_IND_OVL_SPEND_MIN_TOTAL), "1000.5");
+	assert_int_equal(config_int(cfg, CFG_IND_SPLIT_WINDOW_DAYS), 10);
+	assert_int_equal(config_int(cfg, CFG_IND_CV_HIGH), 40);
+	assert_int_equal(cfg->values[CFG_IND_CV_HIGH].line, -1);
+	assert_int_equal(config_sections(cfg, "feed", feeds, 2), 1);
+	assert_int_equal(config_int(cfg, CFG_IND_SV_HIGH), 30);
+	config_free(cfg);
+}
+
+static void
+test_dotted_section_mistakes_name_the_siblings(void **state)
+{
+	const char *const overrides[] = { "indicators.nosuch.days=1",
+	    "indicators.ovl_spend.days=1", "indicators.days=1" };
+
+	assert_null(load_with("[indicators.ovl_spnd]\nwindow_days = 3\n[indicators]\n"
+	    "window_days = 3\nindicators.cv.high = 3\n", overrides, 3));
+	assert_error("test.conf:1: unknown section 'indicators.ovl_spnd' (sections: "
+	    INDICATOR_SECTIONS ")");
+	assert_error("test.conf:4: unknown key 'window_days' in [indicators] (keys: "
+	    "period, debounce, currency, ict_unspsc, ict_budget, class_digits, "
+	    "cpv_digits, framework_methods)");
+	assert_error("test.conf:5: unknown key 'indicators.cv.high' in [indicators] "
+	    "(keys: period, debounce, currency, ict_unspsc, ict_budget, class_digits, "
+	    "cpv_digits, framework_methods)");
+	assert_error("command line: -s indicators.nosuch.days: unknown key (sections: "
+	    INDICATOR_SECTIONS ")");
+	assert_error("command line: -s indicators.ovl_spend.days: unknown key (keys of "
+	    "[indicators.ovl_spend]: window_days, min_buyers, min_total, ict_only)");
+	assert_error("command line: -s indicators.days: unknown key (keys of "
+	    "[indicators]: period, debounce, currency, ict_unspsc, ict_budget, "
+	    "class_digits, cpv_digits, framework_methods)");
+	assert_int_equal(errors.count, 6);
+}
+
+static void
+test_dotted_key_before_any_section_names_its_section(void **state)
+{
+	assert_null(load("indicators.ovl_spend.window_days = 3\n"));
+	assert_error("test.conf:1: unknown key 'indicators.ovl_spend.window_days': write "
+	    "it as window_days under [indicators.ovl_spend]");
+}
+
+static void
+test_defaults_file_has_the_indicator_sections(void **state)
+{
+	char *text = captured(NULL, NULL);
+
+	assert_non_null(strstr(text, "\n[indicators]\n"));
+	assert_non_null(strstr(text, "\n[indicators.ovl_spend]\n"));
+	assert_non_null(strstr(text, "\n#min_similarity = 0.45\n"));
+	assert_non_null(strstr(text, "A decimal from 0.1\n# to 1."));
+	assert_non_null(strstr(text, "\n#min_total = 50000000\n"));
+	free(text);
+}
+
+static void
 test_effective_output_hides_inline_passwords(void **state)
 {
 	struct config	*cfg;
@@ -978,6 +1150,13 @@ main(void)
 		T(test_defaults_file_matches_etc),
 		T(test_effective_output_reads_back_and_hides_secrets),
 		T(test_effective_output_hides_inline_passwords),
+		T(test_ratio_values),
+		T(test_amount_values_stay_exact_text),
+		T(test_currency_is_three_capitals),
+		T(test_dotted_global_sections),
+		T(test_dotted_section_mistakes_name_the_siblings),
+		T(test_dotted_key_before_any_section_names_its_section),
+		T(test_defaults_file_has_the_indicator_sections),
 #undef T
 	};
 

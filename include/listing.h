@@ -1,0 +1,56 @@
+/*
+ * Keyset pages of the read API's lists: `limit` and `after` read from the query, the
+ * reply {"items": [...], "next": cursor or null}, and the cursor, which holds the sort
+ * key of a page's last row. A cursor is base64url of the list's tag, ':' and the key's
+ * parts joined by NUL bytes, so one list's cursor is refused by another; it is opaque
+ * to clients.
+ */
+#ifndef ICTMON_LISTING_H
+#define ICTMON_LISTING_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+struct request;
+
+#define LISTING_LIMIT_DEFAULT	100
+#define LISTING_KEY_MAX		2048	/* bytes of a decoded cursor */
+#define LISTING_PARTS_MAX	2
+
+/*
+ * A list's query returns, per row, the sort key's parts (columns 0 .. parts - 1, in
+ * the cursor's order) and then the item's JSON text; it is asked for limit + 1 rows
+ * so that the reply knows whether a page follows.
+ */
+struct listing {
+	struct request	*req;
+	char		 tag;
+	int		 parts;
+	long		 limit;
+	char		 limit_plus[24];	/* limit + 1 as text: the query's LIMIT */
+	/* The key of ?after= (each part NULL without a cursor or when it was empty). */
+	const char	*after[LISTING_PARTS_MAX];
+	unsigned char	 key[LISTING_KEY_MAX];
+};
+
+/*
+ * Reads ?limit= (1 to api.page_max) and ?after= for the list `tag` whose key has the
+ * shape `shape`, one letter a part: 'i' a row id, 'd' a decimal or nothing, 't' a
+ * text that is not empty. NULL after replying (400 or 500); else the caller passes it
+ * to listing_query().
+ */
+struct listing	*listing_new(struct request *req, char tag, const char *shape);
+
+/*
+ * ?agency= as the request may read it: an agency token reads its own agency (asking
+ * for another is 403), an analyst the one asked for, or NULL for all. False after
+ * replying (400, 403).
+ */
+bool		 listing_agency(struct request *req, const char **agency);
+
+/* Queues the page's query; its result becomes the reply. Takes the listing. */
+void		 listing_query(struct listing *listing, const char *sql, int n,
+		    const char *const *values);
+
+#endif
