@@ -66,9 +66,9 @@ CREATE FUNCTION ictmon_param_like(name text) RETURNS text[]
 
 -- The classification classes of every award and every tender, built once per
 -- transaction (an indicator run) into two temporary tables that the overlap
--- indicators read:
---   ictmon_tender_class (ocid, class, ict)
---   ictmon_award_class (ocid, award_id, class, ict)
+-- indicators and portfolio_prepare_ict_awards() (008) read:
+--   ictmon_tender_class (ocid, class, ict, ict_code)
+--   ictmon_award_class (ocid, award_id, class, ict, ict_code)
 -- class is 'UNSPSC 432332' (the first "class_digits" digits of a UNSPSC code) or
 -- 'CPV 302' (the first "cpv_digits" of a CPV code); digits only, so a CPV check digit
 -- after its dash ("30213100-6") is ignored; codes too short for a class and other
@@ -76,9 +76,11 @@ CREATE FUNCTION ictmon_param_like(name text) RETURNS text[]
 -- ictmon_ict_cpv() (CPV). An award's classes are those of its own items, or, when
 -- none of them has a class, those of its tender's items (as GET /v1/awards shows
 -- them); that choice is made before any ICT filter, so an award of non-ICT items
--- never borrows its tender's ICT ones. Items are read once for all the indicators of
--- a run: the tables are rebuilt only when the general parameters differ from those
--- they were built with.
+-- never borrows its tender's ICT ones. ict_code: the smallest classification_id, as
+-- written, of the class's ICT UNSPSC items (NULL when it has none), which the
+-- portfolio indicators show. Items are read once for all the indicators of a run: the
+-- tables are rebuilt only when the general parameters differ from those they were
+-- built with.
 CREATE FUNCTION ictmon_prepare_classes() RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -103,9 +105,10 @@ BEGIN
 	-- OFFSET 0 keeps the sub-select from being flattened, which would evaluate the
 	-- regular expression once per use of d instead of once per item.
 	CREATE TEMP TABLE ictmon_item_class ON COMMIT DROP AS
-	SELECT ocid, parent_kind, parent_id, class, bool_or(ict) AS ict
+	SELECT ocid, parent_kind, parent_id, class, bool_or(ict) AS ict,
+	    min(classification_id) FILTER (WHERE ict AND s = 'UNSPSC') AS ict_code
 	FROM (
-		SELECT ocid, parent_kind, parent_id,
+		SELECT ocid, parent_kind, parent_id, s, classification_id,
 		    CASE s
 			WHEN 'UNSPSC' THEN CASE WHEN length(d) >= unspsc_digits
 			    THEN 'UNSPSC ' || left(d, unspsc_digits) END
@@ -115,7 +118,7 @@ BEGIN
 		    coalesce(CASE s WHEN 'UNSPSC' THEN d ^@ ANY (ict_unspsc)
 			ELSE d ^@ ANY (ict_cpv) END, false) AS ict
 		FROM (
-			SELECT i.ocid, i.parent_kind, i.parent_id,
+			SELECT i.ocid, i.parent_kind, i.parent_id, i.classification_id,
 			    upper(btrim(i.classification_scheme)) AS s,
 			    regexp_replace(i.classification_id, '[^0-9]+', '', 'g') AS d
 			FROM item i
@@ -129,15 +132,16 @@ BEGIN
 	ANALYZE pg_temp.ictmon_item_class;
 
 	CREATE TEMP TABLE ictmon_tender_class ON COMMIT DROP AS
-	SELECT ocid, class, ict FROM pg_temp.ictmon_item_class
+	SELECT ocid, class, ict, ict_code FROM pg_temp.ictmon_item_class
 	WHERE parent_kind = 'tender';
 	ANALYZE pg_temp.ictmon_tender_class;
 
 	CREATE TEMP TABLE ictmon_award_class ON COMMIT DROP AS
-	SELECT ocid, parent_id AS award_id, class, ict FROM pg_temp.ictmon_item_class
+	SELECT ocid, parent_id AS award_id, class, ict, ict_code
+	FROM pg_temp.ictmon_item_class
 	WHERE parent_kind = 'award'
 	UNION ALL
-	SELECT a.ocid, a.award_id, t.class, t.ict
+	SELECT a.ocid, a.award_id, t.class, t.ict, t.ict_code
 	FROM award a JOIN pg_temp.ictmon_tender_class t ON t.ocid = a.ocid
 	WHERE NOT EXISTS (SELECT 1 FROM pg_temp.ictmon_item_class own
 	    WHERE own.parent_kind = 'award' AND own.ocid = a.ocid

@@ -1,8 +1,9 @@
 -- CONC-VENDOR: how concentrated each agency's ICT purchases are among suppliers, and the
 -- whole portfolio's. ICT awards are those classified UNSPSC under the general parameter
--- ict_unspsc (portfolio_prepare_ict_awards() in sql/008_portfolio.sql; cancelled and
--- unsuccessful awards left out). An award won by several suppliers counts in equal
--- parts for each; awards without a supplier are left out. Each supplier's share is in
+-- ict_unspsc (portfolio_prepare_ict_awards() in sql/008_portfolio.sql; only awards
+-- that stand, status active or none: pending, cancelled and unsuccessful ones left
+-- out). An award won by several suppliers counts in equal parts for each; awards
+-- without a supplier are left out. Each supplier's share is in
 -- percent of the total, and the Herfindahl-Hirschman index is the sum of the squared
 -- shares: 0 to 10,000 (one supplier). Band: high when the largest supplier's share
 -- exceeds `top_share` (0.5) or the index reaches `hhi_high` (2500), medium when it
@@ -13,10 +14,14 @@
 -- supplier's awards (rows_of).
 
 -- The few subjects are joined to the award parts by hashing them (the planner would
--- sort every part for a merge join); the setting is given back at the end, for the
--- run's other indicators.
+-- sort every part for a merge join); and the statement is not compiled with JIT: its
+-- estimates, far above the actual rows, make PostgreSQL inline and optimise it, which
+-- took longer (1.7 s) than the compiled code saved. The settings are given back at
+-- the end, for the run's other indicators.
 SELECT set_config('ictmon.portfolio_mergejoin', current_setting('enable_mergejoin'), true),
-    set_config('enable_mergejoin', 'off', true);
+    set_config('enable_mergejoin', 'off', true),
+    set_config('ictmon.portfolio_jit', current_setting('jit'), true),
+    set_config('jit', 'off', true);
 
 SELECT portfolio_prepare_ict_awards();
 
@@ -60,11 +65,15 @@ subjects AS (
 	    max(s.share) / 100 AS top_share,
 	    min(s.supplier_id) FILTER (WHERE s.rank = 1) AS top_supplier,
 	    sum(s.awards) AS award_parts,
-	    jsonb_agg(jsonb_build_object('id', s.supplier_id, 'name', u.name,
+	    -- The name is looked up for the 20 shown only (a filtered aggregate does not
+	    -- evaluate its argument for other rows), so that no join comes between the
+	    -- window's sort and this grouping, which then reads the rows in its order.
+	    jsonb_agg(jsonb_build_object('id', s.supplier_id,
+		'name', (SELECT u.name FROM supplier u WHERE u.id = s.supplier_id),
 		'amount', round(s.amount, 2), 'share', round(s.share, 2),
 		'awards', s.awards) ORDER BY s.rank)
 		FILTER (WHERE s.rank <= 20) AS top_suppliers
-	FROM shares s LEFT JOIN supplier u ON u.id = s.supplier_id
+	FROM shares s
 	GROUP BY s.portfolio, s.buyer_agency_id, s.money_currency),
 -- The evidence rows: the largest supplier's awards, largest first, at most 200.
 top_awards AS (
@@ -97,10 +106,13 @@ awards AS (
 	LEFT JOIN agency a ON a.id = t.agency_id
 	GROUP BY t.portfolio, t.buyer_agency_id, t.money_currency),
 -- Every agency in a currency's portfolio.
+-- (Made distinct by hashing first: array_agg(DISTINCT) would sort every row.)
 buyers AS (
-	SELECT b.money_currency, array_agg(DISTINCT b.buyer_agency_id) AS agencies
-	FROM by_supplier b WHERE NOT b.portfolio AND b.buyer_agency_id IS NOT NULL
-	GROUP BY b.money_currency),
+	SELECT d.money_currency, array_agg(d.buyer_agency_id ORDER BY d.buyer_agency_id)
+	    AS agencies
+	FROM (SELECT DISTINCT b.money_currency, b.buyer_agency_id
+	    FROM by_supplier b WHERE NOT b.portfolio AND b.buyer_agency_id IS NOT NULL) d
+	GROUP BY d.money_currency),
 banded AS (
 	SELECT s.*, w.nawards, w.rows, u.agencies, a.code, a.name, pr.base_currency,
 	    round(s.hhi, 2) AS index,
@@ -153,4 +165,5 @@ SELECT ictmon_run_id(), 'CONC-VENDOR',
 FROM (SELECT bd.*, pr.top_share AS top_share_param, pr.hhi_high, pr.hhi_medium
     FROM banded bd CROSS JOIN params pr) b;
 
-SELECT set_config('enable_mergejoin', current_setting('ictmon.portfolio_mergejoin'), true);
+SELECT set_config('enable_mergejoin', current_setting('ictmon.portfolio_mergejoin'), true),
+    set_config('jit', current_setting('ictmon.portfolio_jit'), true);

@@ -37,16 +37,18 @@ SELECT ictmon_param('currency') #>> '{}' AS base,
 ANALYZE ovl_spend_param;
 
 -- The awards that count, one row per class, in the group of their currency: the base
--- one when converted, else their own.
+-- one when converted, else their own. The ICT test reads ict_only through a scalar
+-- sub-select, evaluated once, so that it filters the classes as they are scanned
+-- rather than after the join.
 CREATE TEMP TABLE ovl_spend_award ON COMMIT DROP AS
 SELECT c.class, a.ocid, a.award_id, a.agency_id, a.title, a.day, a.value_amount,
     a.currency, a.method, coalesce(a.base_amount, a.value_amount) AS amount,
-    CASE WHEN a.base_amount IS NOT NULL THEN p.base ELSE a.currency END AS group_currency
+    CASE WHEN a.base_amount IS NOT NULL THEN (SELECT p.base FROM ovl_spend_param p)
+	ELSE a.currency END AS group_currency
 FROM ictmon_award a
 JOIN ictmon_award_class c ON c.ocid = a.ocid AND c.award_id = a.award_id
-CROSS JOIN ovl_spend_param p
 WHERE NOT a.framework AND a.value_amount IS NOT NULL AND a.currency IS NOT NULL
-    AND (c.ict OR NOT p.ict_only);
+    AND (c.ict OR NOT (SELECT p.ict_only FROM ovl_spend_param p));
 ANALYZE ovl_spend_award;
 
 -- Sessions: a running count of the awards that start one.

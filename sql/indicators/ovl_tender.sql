@@ -48,6 +48,9 @@ WHERE t.buyer_agency_id IS NOT NULL
 ANALYZE ovl_tender_open;
 
 -- What an open tender can match: other open tenders and recent awards, per class.
+-- The awards' window and the ICT test read the parameters through scalar sub-selects:
+-- evaluated once, they filter each table as it is scanned, so only the recent awards
+-- meet the class table (as a join filter on the parameter table, every award did).
 CREATE TEMP TABLE ovl_tender_match ON COMMIT DROP AS
 SELECT 'tender' AS kind, o.ocid, NULL::text AS award_id, o.agency_id, c.class, o.title,
     o.status, o.method, o.value_amount, o.currency, o.base_amount, NULL::date AS day
@@ -60,8 +63,9 @@ SELECT 'award', a.ocid, a.award_id, a.agency_id, c.class, a.title, NULL, a.metho
     a.value_amount, a.currency, a.base_amount, a.day
 FROM ictmon_award a
 JOIN ictmon_award_class c ON c.ocid = a.ocid AND c.award_id = a.award_id
-CROSS JOIN ovl_tender_param p
-WHERE a.day BETWEEN p.today - p.window_days AND p.today AND (c.ict OR NOT p.ict_only);
+WHERE a.day BETWEEN (SELECT p.today - p.window_days FROM ovl_tender_param p)
+	AND (SELECT p.today FROM ovl_tender_param p)
+    AND (c.ict OR NOT (SELECT p.ict_only FROM ovl_tender_param p));
 CREATE INDEX ON ovl_tender_match (class, base_amount DESC NULLS LAST);
 ANALYZE ovl_tender_match;
 

@@ -1,6 +1,6 @@
 -- UNREVIEWED-SPEND: ICT money of an agency above the review threshold that no approved
 -- project accounts for. Counted are ICT awards (UNSPSC under the general parameter
--- ict_unspsc; cancelled and unsuccessful ones left out) and ICT budget lines (under
+-- ict_unspsc; only awards that stand, status active or none) and ICT budget lines (under
 -- ict_budget; a line's size is its modified amount, else approved, else accrued) whose
 -- amount in the base currency exceeds `threshold` (20,000,000) and which are not
 -- linked to a project with review status 'approved': an award is linked when its ocid
