@@ -224,3 +224,20 @@ CREATE FUNCTION ictmon_money(amount numeric, currency text) RETURNS text
 	FROM (SELECT round(amount, 2) AS r) AS x);
 COMMENT ON FUNCTION ictmon_money(numeric, text) IS
     'An amount with its currency and thousands separators, for summaries.';
+
+-- An award as a row of an indicator's evidence (the shape every overlap indicator
+-- shows): its suppliers' names joined by '; ', its UTC day.
+CREATE FUNCTION ictmon_award_row(ocid text, award_id text, agency text, title text,
+    day date, amount numeric, currency text, method text) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN jsonb_build_object('kind', 'award', 'ocid', ocid, 'award_id', award_id,
+	'agency', agency,
+	'supplier', (SELECT string_agg(coalesce(s.name, s.id), '; '
+	    ORDER BY coalesce(s.name, s.id) COLLATE "C")
+	    FROM award_supplier aw JOIN supplier s ON s.id = aw.supplier_id
+	    WHERE aw.ocid = ictmon_award_row.ocid
+		AND aw.award_id = ictmon_award_row.award_id),
+	'title', title, 'date', to_char(day, 'YYYY-MM-DD'), 'amount', amount,
+	'currency', currency, 'method', method);
+COMMENT ON FUNCTION ictmon_award_row(text, text, text, text, date, numeric, text, text)
+    IS 'An award as an evidence row of the overlap indicators.';

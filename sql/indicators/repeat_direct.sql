@@ -97,14 +97,8 @@ LEFT JOIN supplier sp ON sp.id = w.supplier_id
 JOIN (
 	SELECT m.agency_id, m.supplier_id, sum(m.base_amount) AS total,
 	    min(m.day) AS first_day, max(m.day) AS last_day,
-	    jsonb_agg(jsonb_build_object(
-		'kind', 'award', 'ocid', m.ocid, 'award_id', m.award_id, 'agency', x.code,
-		'supplier', (SELECT string_agg(coalesce(s.name, s.id), '; '
-		    ORDER BY coalesce(s.name, s.id) COLLATE "C")
-		    FROM award_supplier aw JOIN supplier s ON s.id = aw.supplier_id
-		    WHERE aw.ocid = m.ocid AND aw.award_id = m.award_id),
-		'title', m.title, 'date', to_char(m.day, 'YYYY-MM-DD'),
-		'amount', m.value_amount, 'currency', m.currency, 'method', m.method)
+	    jsonb_agg(ictmon_award_row(m.ocid, m.award_id, x.code, m.title, m.day,
+		m.value_amount, m.currency, m.method)
 		ORDER BY m.n) FILTER (WHERE m.n <= 200) AS rows
 	FROM repeat_direct_member m
 	JOIN agency x ON x.id = m.agency_id

@@ -124,14 +124,8 @@ CROSS JOIN LATERAL (SELECT
 	    END AS supplier
 ) AS k
 JOIN (
-	SELECT m.gid, jsonb_agg(jsonb_build_object(
-	    'kind', 'award', 'ocid', m.ocid, 'award_id', m.award_id, 'agency', x.code,
-	    'supplier', (SELECT string_agg(coalesce(s.name, s.id), '; '
-		ORDER BY coalesce(s.name, s.id) COLLATE "C")
-		FROM award_supplier aw JOIN supplier s ON s.id = aw.supplier_id
-		WHERE aw.ocid = m.ocid AND aw.award_id = m.award_id),
-	    'title', m.title, 'date', to_char(m.day, 'YYYY-MM-DD'),
-	    'amount', m.value_amount, 'currency', m.currency, 'method', m.method)
+	SELECT m.gid, jsonb_agg(ictmon_award_row(m.ocid, m.award_id, x.code, m.title, m.day,
+	    m.value_amount, m.currency, m.method)
 	    || CASE WHEN m.kind = 'class' THEN jsonb_build_object('classification', m.key)
 		ELSE '{}' END
 	    || CASE WHEN m.currency IS DISTINCT FROM p.base
