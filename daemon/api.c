@@ -27,6 +27,16 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/v1/overlaps",	api_get_overlaps, ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/agencies/{code}/scorecard", api_get_scorecard,
 	  ROLE_AGENCY },
+	/* Agency role: an agency token sees the alerts involving its agency. */
+	{ EVHTTP_REQ_GET,	"/v1/alerts",	api_get_alerts,	ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/alerts/{id}", api_get_alert, ROLE_AGENCY },
+	{ EVHTTP_REQ_POST,	"/v1/alerts/{id}/ack", api_post_alert_ack, ROLE_ANALYST },
+	{ EVHTTP_REQ_POST,	"/v1/alerts/{id}/unack", api_post_alert_unack, ROLE_ANALYST },
+	{ EVHTTP_REQ_GET,	"/v1/silences",	api_get_silences, ROLE_ANALYST },
+	{ EVHTTP_REQ_POST,	"/v1/silences",	api_post_silence, ROLE_ANALYST },
+	{ EVHTTP_REQ_GET,	"/v1/silences/{id}", api_get_silence, ROLE_ANALYST },
+	{ EVHTTP_REQ_DELETE,	"/v1/silences/{id}", api_delete_silence, ROLE_ANALYST },
+	{ EVHTTP_REQ_GET,	"/v1/outbox",	api_get_outbox,	ROLE_ANALYST },
 	/* The dashboard: tried only when no other route has the path. */
 	{ EVHTTP_REQ_GET,	"/*",		api_static,	ROLE_PUBLIC },
 };

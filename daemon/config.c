@@ -41,12 +41,23 @@ const struct cfg_key config_keys[CFG__COUNT] = {
 
 static const struct cfg_key feed_keys[FEED__COUNT] = {
 	FEED_KEYS(CFG_KEY_ROW)
+};
+
+static const struct cfg_key alert_keys[ALERT__COUNT] = {
+	ALERT_KEYS(CFG_KEY_ROW)
 #undef CFG_KEY_ROW
 };
 
 const struct cfg_family config_families[] = {
 	{ "feed", feed_keys, FEED__COUNT,
 	  "One [feed.NAME] section per published feed ictmon pulls." },
+	{ "alert", alert_keys, ALERT__COUNT,
+	  "Alert rules. Built in: ovl-tender, ovl-spend, split, dup-project (every "
+	  "result, severity its band), cv-high, sv-high, budget-overrun (high band, "
+	  "severity high), unreviewed-spend (medium band and up) and feed-stale "
+	  "(severity medium; while it fires for an agency, that agency's other alerts "
+	  "are not mailed). An [alert.NAME] section with one of these names changes the "
+	  "keys it sets; another name adds a rule." },
 };
 const size_t config_nfamilies = sizeof(config_families) / sizeof(config_families[0]);
 
@@ -118,6 +129,21 @@ errors_add(struct config_errors *errors, char *line)
 		fatalx("out of memory");
 	lines[errors->count++] = line;
 	errors->lines = lines;
+}
+
+void
+config_error(struct config_errors *errors, const char *fmt, ...)
+{
+	char	*line = NULL;
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		fatalx("out of memory");
+	errors_add(errors, line);
 }
 
 static void	load_error(struct loader *, const struct where *, const char *, ...)

@@ -1,12 +1,16 @@
 /*
- * HTTP GETs on the daemon's event loop (include/fetch.h): libcurl's multi handle tells
- * us which sockets and which timeout to watch, libevent tells curl when they fire.
+ * HTTP GETs and SMTP sends on the daemon's event loop (include/fetch.h): libcurl's
+ * multi handle tells us which sockets and which timeout to watch, libevent tells curl
+ * when they fire.
  * curl forbids removing a transfer from inside its own callbacks, so a cancel made
  * while curl is running is only marked there and carried out once curl has returned.
  * A receiver that cannot keep up pauses its fetch; curl then holds what it has already
  * read and stops reading the socket until the fetch is resumed from the loop.
+ * A mail send is a struct fetch too, an upload over curl's SMTP with its own options,
+ * reply tracking and error sentences; the loop, the reaper and the ends are shared.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -31,6 +35,10 @@
 #define CONNECT_TIMEOUT		30L
 #define LOW_SPEED_BYTES		1L
 #define LOW_SPEED_TIME		60L
+#define MAIL_TIMEOUT		60L
+#define MAIL_RESPONSE_TIMEOUT	30L
+/* Of a server's reply, what an error sentence quotes. */
+#define SMTP_REPLY_MAX		160
 
 enum fetch_abort {
 	ABORT_NONE,
@@ -55,7 +63,9 @@ struct fetch {
 	long			 low_speed_bytes;
 	long			 low_speed_time;
 	bool			 refuse_nul;
+	bool			 mail;		/* an SMTP send, not a GET */
 	bool			 cancelled;
+	bool			 curl_done;	/* curl reported it finished */
 	bool			 finished;	/* its done callback is running */
 
 	/*
@@ -76,6 +86,20 @@ struct fetch {
 	size_t			 len;
 	size_t			 cap;
 	size_t			 received;	/* decoded body bytes */
+
+	/*
+	 * A mail send. The message is the caller's; `transaction` says that MAIL went
+	 * out, so that a refusal from then on is about this message, not the session.
+	 * `sock` is the connection's socket as curl last asked us to watch it.
+	 */
+	struct curl_slist	*rcpt;
+	const char		*message;
+	size_t			 message_len;
+	size_t			 message_sent;
+	long			 response_timeout;
+	bool			 transaction;
+	curl_socket_t		 sock;
+	char			 reply[SMTP_REPLY_MAX];	/* the last refusal, printable */
 
 	enum fetch_abort	 abort;
 	size_t			 nul_offset;
@@ -104,6 +128,8 @@ struct fetcher {
 };
 
 static void	fetcher_drive(struct fetcher *, curl_socket_t, int);
+static void	mail_socket_seen(CURL *, curl_socket_t);
+static void	mail_socket_gone(struct fetcher *, curl_socket_t);
 
 /* --- Retry delays ---------------------------------------------------------------- */
 
@@ -207,6 +233,7 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socketp)
 	short events = EV_PERSIST;
 
 	if (what == CURL_POLL_REMOVE) {
+		mail_socket_gone(fr, fd);
 		if (s != NULL)
 			socket_forget(s);
 		return 0;
@@ -237,6 +264,7 @@ on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *socketp)
 		return -1;
 	}
 	s->assigned = true;
+	mail_socket_seen(easy, fd);
 	return 0;
 }
 
@@ -496,12 +524,228 @@ fetch_describe(struct fetch *f, CURLcode code, long status)
 	return f->error;
 }
 
+/* --- Mail ------------------------------------------------------------------------- */
+
+/*
+ * CURLOPT_HEADERFUNCTION of a mail send: curl hands over each line the server replies
+ * with. The last refusal (4xx, 5xx) is kept for an error sentence, not a later 221 to
+ * QUIT, as one line of printable ASCII: it ends up in the log and in a text column.
+ */
+static size_t
+on_smtp_reply(char *line, size_t size, size_t count, void *arg)
+{
+	struct fetch *f = arg;
+	size_t len = size * count, n = len, i;
+	unsigned char c;
+
+	if (len < 3 || (line[0] != '4' && line[0] != '5'))
+		return len;
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (n >= sizeof(f->reply))
+		n = sizeof(f->reply) - 1;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)line[i];
+		f->reply[i] = c == '\t' ? ' ' : c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	f->reply[n] = '\0';
+	return len;
+}
+
+/*
+ * CURLOPT_DEBUGFUNCTION: sees the commands we send, AUTH included, and records only
+ * that MAIL went out. Nothing of it is logged.
+ */
+static int
+on_smtp_command(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
+{
+	struct fetch *f = arg;
+
+	if (type == CURLINFO_HEADER_OUT && size >= 5 && strncasecmp(data, "MAIL ", 5) == 0)
+		f->transaction = true;
+	return 0;
+}
+
+/* CURLOPT_READFUNCTION: the message, as given; curl dot-stuffs and ends it. */
+static size_t
+on_mail_read(char *buf, size_t size, size_t count, void *arg)
+{
+	struct fetch *f = arg;
+	size_t n = size * count;
+
+	if (f->cancelled)
+		return CURL_READFUNC_ABORT;
+	if (n > f->message_len - f->message_sent)
+		n = f->message_len - f->message_sent;
+	memcpy(buf, f->message + f->message_sent, n);
+	f->message_sent += n;
+	return n;
+}
+
+/* CURLOPT_SEEKFUNCTION: curl rewinds when a reused connection died under it. */
+static int
+on_mail_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct fetch *f = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > f->message_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	f->message_sent = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* CURLOPT_WRITEFUNCTION: a send receives no body; nothing may reach stdout. */
+static size_t
+on_mail_discard(char *data, size_t size, size_t count, void *arg)
+{
+	return size * count;
+}
+
+/* The text of the last refusal when it is the one with `status`, else NULL. */
+static const char *
+smtp_reply_text(const struct fetch *f, long status)
+{
+	char code[8];
+	const char *text;
+
+	snprintf(code, sizeof(code), "%03ld", status);
+	if (strncmp(f->reply, code, 3) != 0 || (f->reply[3] != ' ' && f->reply[3] != '-' &&
+	    f->reply[3] != '\0'))
+		return NULL;
+	text = f->reply + 3;
+	while (*text == ' ' || *text == '-')
+		text++;
+	return *text != '\0' ? text : NULL;
+}
+
+/* "SMTP 550: 5.1.1 Mailbox unavailable", after `prefix`. */
+static void
+describe_reply(struct fetch *f, const char *prefix, const char *suffix, long status)
+{
+	const char *text = smtp_reply_text(f, status);
+
+	snprintf(f->error, sizeof(f->error), "%sSMTP %ld%s%s%s", prefix, status,
+	    text != NULL ? ": " : "", text != NULL ? text : "", suffix);
+}
+
+static void
+describe_mail_timeout(struct fetch *f)
+{
+	curl_off_t total = 0, connect = 0;
+
+	curl_easy_getinfo(f->easy, CURLINFO_TOTAL_TIME_T, &total);
+	curl_easy_getinfo(f->easy, CURLINFO_CONNECT_TIME_T, &connect);
+	/*
+	 * Microseconds. curl's connect timeout also covers the greeting, STARTTLS and
+	 * AUTH, so before MAIL a wait that long is the connect timeout.
+	 */
+	if (total + 100000 >= (curl_off_t)f->timeout * 1000000)
+		snprintf(f->error, sizeof(f->error), "timed out after %ld s", f->timeout);
+	else if (connect == 0 || (!f->transaction &&
+	    total + 100000 >= (curl_off_t)f->connect_timeout * 1000000))
+		snprintf(f->error, sizeof(f->error), "connect timed out after %ld s",
+		    f->connect_timeout);
+	else
+		snprintf(f->error, sizeof(f->error),
+		    "timed out after %ld s without a reply from the server",
+		    f->response_timeout);
+}
+
+/* The sentence for the mailer, NULL when the server accepted the message. */
+static const char *
+mail_describe(struct fetch *f, CURLcode code, long status)
+{
+	const char *why = f->curl_error[0] ? f->curl_error : curl_easy_strerror(code);
+
+	switch (code) {
+	case CURLE_OK:
+		return NULL;
+	case CURLE_LOGIN_DENIED:
+		if (status >= 400)
+			describe_reply(f, "login denied (", ")", status);
+		else
+			snprintf(f->error, sizeof(f->error), "login denied (%s)", why);
+		return f->error;
+	case CURLE_USE_SSL_FAILED:
+		if (status >= 400)
+			describe_reply(f, "STARTTLS refused by the server (", ")", status);
+		else
+			snprintf(f->error, sizeof(f->error),
+			    "STARTTLS required but not offered by the server");
+		return f->error;
+	case CURLE_OPERATION_TIMEDOUT:
+		describe_mail_timeout(f);
+		return f->error;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		snprintf(f->error, sizeof(f->error),
+		    "refused: only smtp and smtps (%s)", why);
+		return f->error;
+	default:
+		break;
+	}
+	if (status >= 400)
+		describe_reply(f, "", "", status);
+	else
+		snprintf(f->error, sizeof(f->error), "%s", why);
+	return f->error;
+}
+
+/*
+ * Refused for good: a 5xx reply once the message's own transaction had begun. A 530
+ * there says that the server wants AUTH (RFC 4954): the configuration lacks it.
+ */
+static bool
+mail_permanent(const struct fetch *f, CURLcode code, long status)
+{
+	return code != CURLE_OK && f->transaction && status >= 500 && status <= 599 &&
+	    status != 530;
+}
+
+static void
+mail_socket_seen(CURL *easy, curl_socket_t fd)
+{
+	struct fetch *f;
+	void *priv = NULL;
+
+	/* curl's own handle for closing connections has no fetch. */
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+	if ((f = priv) != NULL && f->mail)
+		f->sock = fd;
+}
+
+/* curl is about to close fd, perhaps on behalf of another handle. */
+static void
+mail_socket_gone(struct fetcher *fr, curl_socket_t fd)
+{
+	struct fetch *f;
+
+	TAILQ_FOREACH(f, &fr->fetches, link)
+		if (f->mail && f->sock == fd)
+			f->sock = CURL_SOCKET_BAD;
+}
+
+/*
+ * A mail send taken away before curl finished it. Removed as it is, curl would run
+ * its done phase as if all had gone well: end the message there with the final dot
+ * and wait for the reply, delivering a cut message while the loop is held. A socket
+ * shut down first makes that write fail at once, and the server drops the message.
+ */
+static void
+mail_abort(struct fetch *f)
+{
+	if (f->mail && f->sock != CURL_SOCKET_BAD)
+		shutdown(f->sock, SHUT_RDWR);
+}
+
+/* --- Ends ---------------------------------------------------------------------------- */
+
 static void
 fetch_free(struct fetch *f)
 {
 	event_del(&f->resume);
 	curl_easy_cleanup(f->easy);
 	curl_slist_free_all(f->headers);
+	curl_slist_free_all(f->rcpt);
 	free(f->etag);
 	free(f->last_modified);
 	free(f->body);
@@ -514,6 +758,8 @@ fetch_detach(struct fetch *f)
 {
 	struct fetcher *fr = f->fetcher;
 
+	if (!f->curl_done)
+		mail_abort(f);
 	curl_multi_remove_handle(fr->multi, f->easy);
 	TAILQ_REMOVE(&fr->fetches, f, link);
 	if (!f->cancelled)
@@ -540,7 +786,13 @@ fetch_complete(struct fetch *f, CURLcode code, const char *forced)
 	r.body = f->body;
 	r.len = f->len;
 	r.received = f->received;
-	r.error = forced ? forced : fetch_describe(f, code, status);
+	if (forced != NULL)
+		r.error = forced;
+	else if (f->mail) {
+		r.error = mail_describe(f, code, status);
+		r.permanent = mail_permanent(f, code, status);
+	} else
+		r.error = fetch_describe(f, code, status);
 	f->finished = true;
 	f->on_done(&r, f->arg);
 	fetch_free(f);
@@ -564,6 +816,7 @@ fetcher_reap(struct fetcher *fr)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
 		if ((f = priv) == NULL)
 			continue;
+		f->curl_done = true;
 		if (f->cancelled) {
 			fetch_detach(f);
 			fetch_free(f);
@@ -854,6 +1107,120 @@ fail:
 	return NULL;
 }
 
+static bool
+mail_configure(struct fetch *f, const struct mail_send *req)
+{
+	CURL *e = f->easy;
+	char *from = NULL;
+	bool ok = false;
+
+	if (asprintf(&from, "<%s>", req->from) == -1)
+		return false;
+	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PRIVATE, f) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->curl_error) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+#if LIBCURL_VERSION_NUM >= 0x075500
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK ||
+#else
+	    curl_easy_setopt(e, CURLOPT_PROTOCOLS,
+		(long)(CURLPROTO_SMTP | CURLPROTO_SMTPS)) != CURLE_OK ||
+#endif
+	    curl_easy_setopt(e, CURLOPT_USE_SSL,
+		(long)(req->starttls ? CURLUSESSL_ALL : CURLUSESSL_NONE)) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_MAIL_FROM, from) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, f->rcpt) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_mail_read) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_READDATA, f) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_mail_seek) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SEEKDATA, f) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+		(curl_off_t)f->message_len) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_TIMEOUT, f->timeout) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, f->connect_timeout) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, f->response_timeout)
+	    != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_smtp_reply) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_HEADERDATA, f) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_mail_discard) != CURLE_OK ||
+	    /* The debug function is how we see MAIL go out; it replaces curl's stderr. */
+	    curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_smtp_command) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_DEBUGDATA, f) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_VERBOSE, 1L) != CURLE_OK)
+		goto out;
+	if (req->username != NULL && req->username[0] != '\0' &&
+	    (curl_easy_setopt(e, CURLOPT_USERNAME, req->username) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_PASSWORD,
+		req->password != NULL ? req->password : "") != CURLE_OK))
+		goto out;
+	ok = true;
+out:
+	free(from);
+	return ok;
+}
+
+struct fetch *
+fetch_send_mail(struct fetcher *fr, const struct mail_send *req, fetch_done_cb on_done,
+    void *arg)
+{
+	struct fetch *f = NULL;
+	char *rcpt = NULL;
+
+	if (fr->closing || on_done == NULL)
+		return NULL;
+	if (fr->in_curl > 0) {
+		log_warn("fetch", "refusing a mail send started from inside a body callback");
+		return NULL;
+	}
+	/* A line break would let an address or a name smuggle in an SMTP command. */
+	if (req->url == NULL || req->from == NULL || req->to == NULL ||
+	    req->message == NULL || !header_line_ok(req->url) ||
+	    !header_line_ok(req->from) || !header_line_ok(req->to) ||
+	    (req->username != NULL && !header_line_ok(req->username))) {
+		log_warn("fetch", "refusing a mail without URL, sender, recipient or "
+		    "message, or with a line break in one of them");
+		return NULL;
+	}
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		goto fail;
+	evtimer_assign(&f->resume, fr->base, on_resume, f);
+	f->fetcher = fr;
+	f->on_done = on_done;
+	f->arg = arg;
+	f->mail = true;
+	f->sock = CURL_SOCKET_BAD;
+	f->retry_after = -1;
+	f->message = req->message;
+	f->message_len = req->len;
+	f->timeout = req->timeout > 0 ? req->timeout : MAIL_TIMEOUT;
+	f->connect_timeout = req->connect_timeout > 0 ? req->connect_timeout :
+	    CONNECT_TIMEOUT;
+	f->response_timeout = req->response_timeout > 0 ? req->response_timeout :
+	    MAIL_RESPONSE_TIMEOUT;
+	if (asprintf(&rcpt, "<%s>", req->to) == -1) {
+		rcpt = NULL;
+		goto fail;
+	}
+	if ((f->rcpt = curl_slist_append(NULL, rcpt)) == NULL ||
+	    (f->easy = curl_easy_init()) == NULL || !mail_configure(f, req))
+		goto fail;
+	if (curl_multi_add_handle(fr->multi, f->easy) != CURLM_OK)
+		goto fail;
+	TAILQ_INSERT_TAIL(&fr->fetches, f, link);
+	fr->active++;
+	free(rcpt);
+	return f;
+fail:
+	free(rcpt);
+	if (f != NULL)
+		fetch_free(f);
+	return NULL;
+}
+
 void
 fetch_cancel(struct fetch *f)
 {
@@ -874,7 +1241,8 @@ fetch_cancel(struct fetch *f)
 void
 fetch_pause(struct fetch *f)
 {
-	if (f == NULL || f->cancelled || f->finished || f->paused)
+	/* A mail send has no body to hold back. */
+	if (f == NULL || f->mail || f->cancelled || f->finished || f->paused)
 		return;
 	f->paused = true;
 	/* A resume not yet carried out is void. */

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "agency.h"
+#include "alerts.h"
 #include "auth.h"
 #include "budget.h"
 #include "config.h"
@@ -28,56 +29,14 @@
 #include "feeds.h"
 #include "fetch.h"
 #include "indicators.h"
+#include "ictmonctl.h"
 #include "ingest.h"
 #include "log.h"
 #include "migrate.h"
 
 #define DEFAULT_CONFIG		ICTMON_SYSCONFDIR "/ictmon.conf"
-#define MAX_OVERRIDES		256
-#define MAX_ARGS		32	/* indicators run CODE... */
-#define MAX_OPTIONS		4
 #define IMPORT_MAX_BYTES	(16 * 1024 * 1024)	/* agency lists */
 #define EXPIRES_MAX_DAYS	36500
-
-enum exit_code {
-	EXIT_OK = 0,
-	EXIT_FAIL = 1,		/* the command could not do its work */
-	EXIT_USAGE = 2,		/* the command line is wrong */
-	EXIT_BUSY = 3,		/* another process holds what the command needs */
-};
-
-/* What a command needs before it runs. */
-enum needs {
-	NEEDS_NOTHING,
-	NEEDS_CONFIG,
-	NEEDS_DB,		/* then a connection (db_open), any schema: migrate */
-	NEEDS_SCHEMA,		/* then a connection to a database of this build's schema */
-};
-
-struct ctl;
-
-struct command {
-	const char	*group;		/* "agency", or NULL for a one-word command */
-	const char	*name;
-	const char	*synopsis;	/* arguments and options, for the usage text */
-	int		 min_args, max_args;
-	const char	*options[MAX_OPTIONS];	/* --NAME VALUE options it takes */
-	enum needs	 needs;
-	int		(*run)(struct ctl *);
-	const char	*help;
-};
-
-struct ctl {
-	const char		*config_path;
-	const char		*overrides[MAX_OVERRIDES];
-	size_t			 noverrides;
-	const struct command	*cmd;
-	const char		*args[MAX_ARGS];
-	int			 nargs;
-	const char		*option_values[MAX_OPTIONS];	/* by index in cmd->options */
-	struct config		*cfg;
-	PGconn			*pg;
-};
 
 static int	cmd_migrate(struct ctl *);
 static int	cmd_agency_add(struct ctl *);
@@ -131,14 +90,38 @@ static const struct command commands[] = {
 	{ "indicators", "run", "[CODE...]", 0, MAX_ARGS, { NULL }, NEEDS_SCHEMA,
 	  cmd_indicators_run, "compute the indicators (all, or the CODEs) now, as the "
 	  "daemon would, and print a summary; exit 3 when another run holds the lock" },
+	{ "recipient", "add", "EMAIL [--name TEXT] [--agency CODE]... [--role NAME] "
+	  "[--min-severity low|medium|high] [--digest daily]", 1, 1, { "name",
+	  "agency...", "role", "min-severity", "digest" }, NEEDS_SCHEMA, cmd_recipient_add,
+	  "add a recipient of alert emails (of the agencies given, or of all)" },
+	{ "recipient", "list", "", 0, 0, { NULL }, NEEDS_SCHEMA, cmd_recipient_list,
+	  "list the recipients of alert emails" },
+	{ "recipient", "remove", "ID", 1, 1, { NULL }, NEEDS_SCHEMA, cmd_recipient_remove,
+	  "remove a recipient (and the emails waiting for them)" },
+	{ "alerts", "list", "[--state firing|resolved|all] [--severity low|medium|high] "
+	  "[--agency CODE] [--rule NAME]", 0, 0, { "state", "severity", "agency", "rule" },
+	  NEEDS_SCHEMA, cmd_alerts_list, "list alerts, newest first (firing ones unless "
+	  "--state says otherwise)" },
+	{ "alerts", "ack", "ID [--comment TEXT] [--by NAME]", 1, 1, { "comment", "by" },
+	  NEEDS_SCHEMA, cmd_alerts_ack, "acknowledge a firing alert (by $USER unless "
+	  "--by): its emails stop" },
+	{ "alerts", "unack", "ID [--by NAME]", 1, 1, { "by" }, NEEDS_SCHEMA,
+	  cmd_alerts_unack, "withdraw an alert's acknowledgement" },
+	{ "alerts", "silence", "[--rule NAME] [--agency CODE] [--fingerprint TEXT] "
+	  "--reason TEXT (--for DURATION | --until TIME) [--author NAME]", 0, 0, { "rule",
+	  "agency", "fingerprint", "reason", "for", "until", "author" }, NEEDS_SCHEMA,
+	  cmd_alerts_silence, "mute the emails of the alerts matching every matcher "
+	  "given, for a DURATION (90m, 2h, 3d) or until an RFC 3339 TIME; print its id" },
+	{ "alerts", "silences", "", 0, 0, { NULL }, NEEDS_SCHEMA, cmd_alerts_silences,
+	  "list the silences in force or to come" },
+	{ "alerts", "unsilence", "ID [--by NAME]", 1, 1, { "by" }, NEEDS_SCHEMA,
+	  cmd_alerts_unsilence, "end a silence now" },
 };
 
 #define NCOMMANDS	(sizeof(commands) / sizeof(commands[0]))
 
-static void	say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* Everything but a command's output goes to stderr, so that stdout can be captured. */
-static void
+void
 say(const char *fmt, ...)
 {
 	va_list ap;
@@ -173,10 +156,7 @@ usage(FILE *out)
 }
 
 /* A mistake on the command line: says what, shows how, exits 2. */
-static int	usage_error(const struct command *c, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static int
+int
 usage_error(const struct command *c, const char *fmt, ...)
 {
 	va_list	ap;
@@ -226,6 +206,15 @@ find_command(int argc, char **argv, int *used)
 	return NULL;
 }
 
+/* An option's name without the "..." that lets it repeat. */
+static size_t
+option_name_len(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 3 && strcmp(name + len - 3, "...") == 0 ? len - 3 : len;
+}
+
 /* Positional arguments and --name VALUE (or --name=VALUE) options, in any order. */
 static int
 parse_command_args(struct ctl *ctl, int argc, char **argv)
@@ -251,7 +240,7 @@ parse_command_args(struct ctl *ctl, int argc, char **argv)
 		eq = strchr(arg + 2, '=');
 		namelen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
 		for (k = 0; k < MAX_OPTIONS && c->options[k] != NULL; k++) {
-			if (strlen(c->options[k]) == namelen &&
+			if (option_name_len(c->options[k]) == namelen &&
 			    strncmp(c->options[k], arg + 2, namelen) == 0)
 				break;
 		}
@@ -262,28 +251,35 @@ parse_command_args(struct ctl *ctl, int argc, char **argv)
 		else if (i + 1 < argc)
 			value = argv[++i];
 		else
-			return usage_error(c, "--%s needs a value", c->options[k]);
-		if (ctl->option_values[k] != NULL)
+			return usage_error(c, "--%.*s needs a value", (int)namelen, arg + 2);
+		if (option_name_len(c->options[k]) != strlen(c->options[k])) {
+			if (ctl->nrepeated == MAX_REPEATS)
+				return usage_error(c, "--%.*s given more than %d times",
+				    (int)namelen, arg + 2, MAX_REPEATS);
+			ctl->repeated[ctl->nrepeated++] = value;
+		} else if (ctl->option_values[k] != NULL)
 			return usage_error(c, "--%s given twice", c->options[k]);
-		ctl->option_values[k] = value;
+		if (ctl->option_values[k] == NULL)
+			ctl->option_values[k] = value;
 	}
 	if (ctl->nargs < c->min_args)
 		return usage_error(c, "missing arguments");
 	return EXIT_OK;
 }
 
-static const char *
+const char *
 option(const struct ctl *ctl, const char *name)
 {
 	for (int k = 0; k < MAX_OPTIONS && ctl->cmd->options[k] != NULL; k++) {
-		if (strcmp(ctl->cmd->options[k], name) == 0)
+		if (option_name_len(ctl->cmd->options[k]) == strlen(name) &&
+		    strncmp(ctl->cmd->options[k], name, strlen(name)) == 0)
 			return ctl->option_values[k];
 	}
 	return NULL;
 }
 
 /* A whole number in [min, max], digits only. */
-static bool
+bool
 parse_count(const char *text, long long min, long long max, long long *out)
 {
 	char		*end;
@@ -306,6 +302,10 @@ load_config(const struct ctl *ctl)
 	struct config		*cfg;
 
 	cfg = config_load(ctl->config_path, ctl->overrides, ctl->noverrides, &errors);
+	if (cfg != NULL && !alerts_check_config(cfg, &errors)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	for (size_t i = 0; i < errors.count; i++)
 		say("%s", errors.lines[i]);
 	config_errors_clear(&errors);
@@ -321,7 +321,7 @@ first_line(const char *msg, int *len)
 }
 
 /* Runs one parameterised statement; NULL after saying why when it failed. */
-static PGresult *
+PGresult *
 sql(struct ctl *ctl, const char *query, int nparams, const char *const *params)
 {
 	PGresult	*res;
@@ -346,7 +346,7 @@ sql(struct ctl *ctl, const char *query, int nparams, const char *const *params)
 }
 
 /* A statement whose result is not needed. */
-static bool
+bool
 sql_run(struct ctl *ctl, const char *query, int nparams, const char *const *params)
 {
 	PGresult *res;
@@ -358,7 +358,7 @@ sql_run(struct ctl *ctl, const char *query, int nparams, const char *const *para
 }
 
 /* Characters on a terminal: UTF-8 continuation bytes take no column. */
-static size_t
+size_t
 text_width_n(const char *s, size_t len)
 {
 	size_t n = 0;
@@ -368,14 +368,14 @@ text_width_n(const char *s, size_t len)
 	return n;
 }
 
-static size_t
+size_t
 text_width(const char *s)
 {
 	return text_width_n(s, strlen(s));
 }
 
 /* A result as aligned columns under its column names; SQL NULL shows as "-". */
-static void
+void
 print_table(const PGresult *res)
 {
 	int	 ncols = PQnfields(res), nrows = PQntuples(res);
@@ -411,7 +411,7 @@ print_table(const PGresult *res)
  * Connects, once the command line has been checked: a usage error should not wait
  * for a database. Commands other than migrate also need the schema of this build.
  */
-static int
+int
 db_open(struct ctl *ctl)
 {
 	char	err[512];
@@ -461,7 +461,7 @@ cmd_migrate(struct ctl *ctl)
 }
 
 /* The id of the agency with `code`, as text in id (24 bytes); false if none. */
-static bool
+bool
 agency_id(struct ctl *ctl, const char *code, char *id)
 {
 	const char	*params[1] = { code };

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "alerts.h"
 #include "api.h"
 #include "config.h"
 #include "daemon.h"
@@ -24,6 +25,7 @@
 #include "http.h"
 #include "indicators.h"
 #include "log.h"
+#include "mailer.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
@@ -92,6 +94,10 @@ load_config(void)
 	struct config		*cfg;
 
 	cfg = config_load(opts.config_path, opts.overrides, opts.noverrides, &errors);
+	if (cfg != NULL && !alerts_check_config(cfg, &errors)) {
+		config_free(cfg);
+		cfg = NULL;
+	}
 	for (size_t i = 0; i < errors.count; i++)
 		log_error("config", "%s", errors.lines[i]);
 	config_errors_clear(&errors);
@@ -193,6 +199,7 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 	/* The feeds and the indicators let go of the old configuration before it goes. */
 	feeds_configure(d->feeds, next);
 	indicators_configure(d->indicators, next);
+	mailer_configure(d->mailer, next);
 	config_free(d->cfg);
 	d->cfg = next;
 	apply_log_level(d->cfg);
@@ -202,8 +209,8 @@ on_reload(evutil_socket_t sig, short events, void *arg)
 }
 
 /*
- * Requests in flight, feed runs and an indicator run drain side by side; the last to
- * finish exits.
+ * Requests in flight, feed runs, an indicator run and emails being sent drain side
+ * by side; the last to finish exits.
  */
 static int	draining_parts;
 
@@ -251,10 +258,11 @@ on_terminate(evutil_socket_t sig, short events, void *arg)
 	if ((ev_drain_timeout = evtimer_new(d->base, on_drain_timeout, d)) == NULL ||
 	    evtimer_add(ev_drain_timeout, &tv) == -1)
 		fatalx("cannot arm the drain timer");
-	draining_parts = 3;
+	draining_parts = 4;
 	http_server_drain(d->http, on_drained, d);
 	feeds_drain(d->feeds, on_drained, d);
 	indicators_drain(d->indicators, on_drained, d);
+	mailer_drain(d->mailer, on_drained, d);
 }
 
 static void
@@ -310,6 +318,8 @@ start_feeds(struct ictmond *d)
 	feeds_configure(d->feeds, d->cfg);
 }
 
+static void	on_indicators_done(void *);
+
 static void
 start_indicators(struct ictmond *d)
 {
@@ -320,9 +330,43 @@ start_indicators(struct ictmond *d)
 	env.db = d->db;
 	env.metrics = d->metrics;
 	env.schedule = true;
+	env.on_done = on_indicators_done;
+	env.on_done_arg = d;
 	if ((d->indicators = indicators_new(&env)) == NULL)
 		fatalx("cannot create the indicators' scheduler");
 	indicators_configure(d->indicators, d->cfg);
+}
+
+/* The mailer sends what the alerts of a run queued without waiting for its tick. */
+static void
+on_indicators_done(void *arg)
+{
+	struct ictmond *d = arg;
+
+	if (d->mailer != NULL)
+		mailer_kick(d->mailer);
+}
+
+static void
+start_mailer(struct ictmond *d)
+{
+	static char		instance[300];
+	char			host[256];
+	struct mailer_env	env;
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(instance, sizeof(instance), "%s:%ld", host, (long)getpid());
+	memset(&env, 0, sizeof(env));
+	env.base = d->base;
+	env.db = d->db;
+	env.fetcher = d->fetcher;
+	env.metrics = d->metrics;
+	env.instance = instance;
+	if ((d->mailer = mailer_new(&env)) == NULL)
+		fatalx("cannot create the mailer");
+	mailer_configure(d->mailer, d->cfg);
 }
 
 int
@@ -355,6 +399,7 @@ main(int argc, char **argv)
 	start_database(&d);
 	start_feeds(&d);
 	start_indicators(&d);
+	start_mailer(&d);
 	if ((d.http = http_server_new(&d, api_routes, api_nroutes)) == NULL)
 		fatalx("cannot create the HTTP server");
 	http_server_configure(d.http, d.cfg);
@@ -374,6 +419,7 @@ main(int argc, char **argv)
 	db_pool_free(d.db);
 	feeds_free(d.feeds);
 	indicators_free(d.indicators);
+	mailer_free(d.mailer);
 	fetcher_free(d.fetcher);
 	http_server_free(d.http);
 	if (ev_drain_timeout != NULL)

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "db.h"
 #include "indicators.h"
@@ -316,6 +317,7 @@ enum run_state {
 	RUN_SET_CONFIG,		/* the next indicator's run id and parameters */
 	RUN_INDICATOR,		/* its SQL */
 	RUN_TALLY,
+	RUN_ALERTS,		/* the alert rules over the run's results */
 	RUN_UPDATE,		/* the run's row: done, tallies */
 	RUN_COMMIT,
 	RUN_ROLLBACK,
@@ -337,6 +339,8 @@ struct run {
 	struct indicator_tally		 tallies[NINDICATORS];
 	size_t				 n, next;
 	char				*codes;		/* text[] literal of the codes */
+	char				*rules;		/* the alert rules, JSON */
+	struct indicator_alerts		 alerts;
 
 	long long			 run_id;
 	char				 run_text[24];
@@ -466,6 +470,7 @@ run_free(struct run *run)
 	for (size_t i = 0; i < run->n; i++)
 		free(run->params[i]);
 	free(run->codes);
+	free(run->rules);
 	free(run->message);
 	free(run);
 }
@@ -524,10 +529,13 @@ run_end(struct run *run)
 	o.status = run->status;
 	o.message = run->message;
 	o.tallies = run->tallies;
+	o.alerts = run->alerts;
 	o.ntallies = run->status == 200 ? run->n : 0;
 	o.seconds = seconds;
 	if (run->done != NULL)
 		run->done(&o, run->arg);
+	if (run->status == 200 && ind->env.on_done != NULL)
+		ind->env.on_done(ind->env.on_done_arg);
 	run_free(run);
 
 	if (ind->draining && ind->drained != NULL)
@@ -781,6 +789,7 @@ run_step(struct run *run, PGresult *res, const char *error)
 		case RUN_BEGIN:
 		case RUN_INSERT:
 		case RUN_TALLY:
+		case RUN_ALERTS:
 		case RUN_UPDATE:
 		case RUN_COMMIT:
 			run_fail(run, 500, "%s", why);
@@ -833,8 +842,23 @@ run_step(struct run *run, PGresult *res, const char *error)
 	case RUN_INDICATOR:
 		run_indicator_done(run);
 		return;
-	case RUN_TALLY:
+	case RUN_TALLY: {
+		/* Alerts change with the results they come from, in one transaction. */
+		static const char sql[] = "SELECT fired, grew, resolved, notices"
+		    " FROM ictmon_alerts_apply($1, $2::jsonb)";
+		const char *values[2];
+
 		run_read_tallies(run, res);
+		values[0] = run->run_text;
+		values[1] = run->rules;
+		run_query(run, RUN_ALERTS, sql, 2, values);
+		return;
+	}
+	case RUN_ALERTS:
+		run->alerts.fired = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		run->alerts.grew = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		run->alerts.resolved = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		run->alerts.notices = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 		run_finish_tx(run);
 		return;
 	case RUN_UPDATE:
@@ -928,6 +952,8 @@ run_snapshot(struct run *run, const struct config *cfg)
 			return false;
 		run->tallies[i].code = run->list[i]->code;
 	}
+	if ((run->rules = alert_rules_json(cfg)) == NULL)
+		return false;
 	return (run->codes = codes_literal(run->list, run->n)) != NULL;
 }
 
@@ -1024,8 +1050,10 @@ on_scheduled_done(const struct indicators_outcome *o, void *arg)
 
 		for (size_t i = 0; i < o->ntallies; i++)
 			results += o->tallies[i].results;
-		log_info("indicators", "run %lld done: %lld results in %.1f s", o->run_id,
-		    results, o->seconds);
+		log_info("indicators", "run %lld done: %lld results in %.1f s; alerts: "
+		    "%lld fired, %lld grew, %lld resolved, %lld notices", o->run_id,
+		    results, o->seconds, o->alerts.fired, o->alerts.grew,
+		    o->alerts.resolved, o->alerts.notices);
 		break;
 	}
 	case 409:

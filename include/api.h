@@ -40,4 +40,15 @@ void	api_get_indicator_runs(struct request *req);
 void	api_get_overlaps(struct request *req);
 void	api_get_scorecard(struct request *req);
 
+/* api_alerts.c: alerts, acknowledgements, silences and the outbox (include/alerts.h) */
+void	api_get_alerts(struct request *req);
+void	api_get_alert(struct request *req);
+void	api_post_alert_ack(struct request *req);
+void	api_post_alert_unack(struct request *req);
+void	api_get_silences(struct request *req);
+void	api_post_silence(struct request *req);
+void	api_get_silence(struct request *req);
+void	api_delete_silence(struct request *req);
+void	api_get_outbox(struct request *req);
+
 #endif

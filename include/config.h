@@ -227,6 +227,55 @@ struct cfg_key {
 	X(FEEDS_CHUNK_BYTES, "feeds.chunk_bytes", CFG_BYTES, "16M", 65536, 1073741824LL, \
 	  NULL, 0, "A chunk is written once its records reach this size, whatever their " \
 	  "number. One record may be as large as http.max_body.") \
+	X(SMTP_URL, "smtp.url", CFG_URL, NULL, 0, 0, NULL, 0, \
+	  "Mail server for alert emails: smtp://host:port (with STARTTLS, see " \
+	  "smtp.starttls) or smtps://host:port. Unset: alerts are kept and their emails " \
+	  "wait in the outbox until it is set.") \
+	X(SMTP_STARTTLS, "smtp.starttls", CFG_ENUM, "required", 0, 0, "required|none", 0, \
+	  "For smtp:// URLs: required refuses a server that does not offer STARTTLS; " \
+	  "none sends in the clear and is accepted only for a loopback server.") \
+	X(SMTP_FROM, "smtp.from", CFG_STRING, "ictmon@localhost", 0, 0, NULL, 0, \
+	  "Sender address of alert emails (From and the envelope).") \
+	X(SMTP_FROM_NAME, "smtp.from_name", CFG_STRING, "ictmon", 0, 0, NULL, 0, \
+	  "Display name of the sender.") \
+	X(SMTP_USERNAME, "smtp.username", CFG_STRING, NULL, 0, 0, NULL, 0, \
+	  "User for SMTP AUTH; unset: no AUTH.") \
+	X(SMTP_PASSWORD_FILE, "smtp.password_file", CFG_SECRET_FILE, NULL, 0, 0, NULL, 0, \
+	  "File holding the SMTP password (not readable by others).") \
+	X(SMTP_CONNECT_TIMEOUT, "smtp.connect_timeout", CFG_SECONDS, "10", 1, 600, NULL, \
+	  0, "Seconds allowed to connect to the mail server.") \
+	X(SMTP_RESPONSE_TIMEOUT, "smtp.response_timeout", CFG_SECONDS, "10", 1, 600, \
+	  NULL, 0, "Seconds allowed for each reply of the mail server. libcurl waits " \
+	  "for the reply to the end of a message without returning to the event loop, " \
+	  "so this also bounds how long a slow server can pause the daemon.") \
+	X(SMTP_TIMEOUT, "smtp.timeout", CFG_SECONDS, "120", 1, 3600, NULL, 0, \
+	  "Seconds allowed for sending one email, from connecting to the last reply.") \
+	X(SMTP_CONCURRENCY, "smtp.concurrency", CFG_INT, "4", 1, 64, NULL, 0, \
+	  "Emails one daemon sends at the same time.") \
+	X(SMTP_MAX_ATTEMPTS, "smtp.max_attempts", CFG_INT, "10", 1, 1000, NULL, 0, \
+	  "Attempts to send one email before it is given up as dead (a permanent " \
+	  "refusal, a 5xx reply, gives up at once).") \
+	X(SMTP_RETRY_BASE, "smtp.retry_base", CFG_SECONDS, "30", 1, 86400, NULL, 0, \
+	  "Wait before retrying a failed email; it doubles with each failure (with " \
+	  "random jitter) up to smtp.retry_max.") \
+	X(SMTP_RETRY_MAX, "smtp.retry_max", CFG_SECONDS, "1h", 1, 86400, NULL, 0, \
+	  "Longest wait between two attempts of one email.") \
+	X(ALERTS_GROUP_WAIT, "alerts.group_wait", CFG_SECONDS, "30", 0, 86400, NULL, 0, \
+	  "Wait after the first alert of a group (a rule and an agency, per recipient) " \
+	  "before its first email, so that alerts arriving together go together.") \
+	X(ALERTS_GROUP_INTERVAL, "alerts.group_interval", CFG_SECONDS, "5m", 0, 604800, \
+	  NULL, 0, "Least time between two emails of one group; new alerts in between " \
+	  "wait for the next.") \
+	X(ALERTS_REPEAT_INTERVAL, "alerts.repeat_interval", CFG_SECONDS, "1d", 60, \
+	  31536000, NULL, 0, "A still firing, unacknowledged alert is mailed again after " \
+	  "this long.") \
+	X(ALERTS_MAX_PER_EMAIL, "alerts.max_per_email", CFG_INT, "20", 1, 1000, NULL, 0, \
+	  "Alerts listed in one email; the rest are counted (\"and K more\") and linked.") \
+	X(ALERTS_DIGEST_HOUR, "alerts.digest_hour", CFG_INT, "8", 0, 23, NULL, 0, \
+	  "Hour of the day (the daemon's local time) when daily digests are sent.") \
+	X(PUBLIC_URL, "public_url", CFG_URL, "http://127.0.0.1:8080", 0, 0, NULL, 0, \
+	  "Address of the dashboard as readers of alert emails reach it; emails link " \
+	  "to PUBLIC_URL/#/alerts/ID.") \
 	INDICATOR_KEYS(X)
 
 enum cfg_id {
@@ -263,6 +312,39 @@ enum feed_key_id {
 	FEED_KEYS(FEED_ENUM_ID)
 #undef FEED_ENUM_ID
 	FEED__COUNT
+};
+
+/*
+ * Keys of an [alert.NAME] section: one alert rule. Rules for the main indicators are
+ * built in (include/alerts.h); a section with a built-in rule's name changes only the
+ * keys it sets, any other name adds a rule and must name its indicator.
+ */
+#define ALERT_KEYS(X) \
+	X(INDICATOR, "indicator", CFG_ENUM, NULL, 0, 0, INDICATOR_CHOICES, 0, \
+	  "The indicator whose results fire this rule's alerts.") \
+	X(BAND, "band", CFG_ENUM, NULL, 0, 0, "low|medium|high", 0, \
+	  "Least band of a result that fires an alert.") \
+	X(THRESHOLD, "threshold", CFG_STRING, NULL, 0, 0, NULL, 0, \
+	  "Least value of a result that fires an alert (a decimal), besides the band.") \
+	X(SEVERITY, "severity", CFG_ENUM, NULL, 0, 0, "band|low|medium|high", 0, \
+	  "Severity of the alerts; band: the result's own band.") \
+	X(TO, "to", CFG_STRING, NULL, 0, 0, NULL, 0, \
+	  "Comma list of recipients' addresses or roles the rule's alerts go to; " \
+	  "empty: every recipient whose agencies and severity match.") \
+	X(NOTIFY_RESOLVED, "notify_resolved", CFG_BOOL, NULL, 0, 0, NULL, 0, \
+	  "Whether recipients are mailed when an alert resolves.") \
+	X(ENABLED, "enabled", CFG_BOOL, NULL, 0, 0, NULL, 0, \
+	  "false turns a (built-in) rule off.")
+
+#define INDICATOR_CHOICES "BUDGET-EXEC|CONC-VENDOR|COORD-INDEX|CV|DUP-PROJECT|" \
+	"FEED-STALE|OVL-PLATFORM|OVL-SPEND|OVL-TENDER|REPEAT-DIRECT|SPLIT|SV|" \
+	"UNREVIEWED-SPEND"
+
+enum alert_key_id {
+#define ALERT_ENUM_ID(id, ...) ALERT_##id,
+	ALERT_KEYS(ALERT_ENUM_ID)
+#undef ALERT_ENUM_ID
+	ALERT__COUNT
 };
 
 /* A family of repeated sections, `[prefix.NAME]`, and its key table. */
@@ -317,6 +399,9 @@ struct config	*config_load_text(const char *text, const char *origin,
 		    struct config_errors *errors);
 void		 config_free(struct config *cfg);
 void		 config_errors_clear(struct config_errors *errors);
+/* Adds one error to `errors`, for checks made beyond config_load (alerts.h). */
+void		 config_error(struct config_errors *errors, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 const char	*config_str(const struct config *cfg, enum cfg_id id);
 long long	 config_int(const struct config *cfg, enum cfg_id id);

@@ -1,7 +1,8 @@
 /*
- * HTTP GETs for the collectors: libcurl's multi interface driven by the daemon's
- * event loop, so many feeds download at once without blocking it. Owns transfers,
- * conditional GET, size and time limits and the error messages; not what a body means.
+ * Transfers on the daemon's event loop through libcurl's multi interface: HTTP GETs
+ * for the collectors (many feeds at once) and SMTP for the mailer. Owns transfers,
+ * conditional GET, size and time limits and the error messages; not what a body
+ * means or what a message says.
  */
 #ifndef ICTMON_FETCH_H
 #define ICTMON_FETCH_H
@@ -62,6 +63,13 @@ struct fetch_result {
 	size_t		 len;
 	size_t		 received;	/* decoded body bytes received, streamed or not */
 	const char	*error;
+	/*
+	 * A mail send only: the server refused this message for good, with a 5xx reply
+	 * to its MAIL, RCPT, DATA or end of data; sending it again will not help. Never
+	 * for a refusal of the session (greeting, STARTTLS, AUTH, a 530 asking for AUTH:
+	 * a configuration to fix, after which the message goes), never for HTTP.
+	 */
+	bool		 permanent;
 };
 
 /*
@@ -93,6 +101,36 @@ unsigned	 fetcher_active(const struct fetcher *fetcher);
  */
 struct fetch	*fetch_start(struct fetcher *fetcher, const struct fetch_request *req,
 		    fetch_body_cb on_body, fetch_done_cb on_done, void *arg);
+
+/*
+ * Sending one email over SMTP on the same multi handle: smtp:// with STARTTLS
+ * required (or, for a loopback server only, none) or smtps://. The done callback's
+ * result says http_status = the server's last reply code (250 when accepted), error
+ * NULL when the message was accepted, else a sentence such as "SMTP 550: mailbox
+ * unavailable", "STARTTLS required but not offered by the server", "login denied",
+ * "connect timed out after 10 s". Strings are copied; the message is not (it must
+ * stay valid until done runs).
+ * libcurl waits for the reply to the end of the message (and to a QUIT) without
+ * returning to the loop: a server slow to say 250 holds the loop for as long, up to
+ * response_timeout (curl's known issue 8555).
+ */
+struct mail_send {
+	const char	*url;		/* smtp://host:port or smtps://host:port */
+	bool		 starttls;	/* smtp://: require STARTTLS (false: plain) */
+	const char	*from;		/* envelope sender, addr-spec */
+	const char	*to;		/* the one envelope recipient, addr-spec */
+	const char	*username;	/* AUTH, or NULL for none */
+	const char	*password;
+	const char	*message;	/* the RFC 5322 message, CRLF line ends */
+	size_t		 len;
+	long		 timeout;	/* seconds for the whole exchange; 0: 60 */
+	long		 connect_timeout; /* seconds; 0: 30 */
+	long		 response_timeout; /* seconds to wait for each reply; 0: 30 */
+};
+
+/* As fetch_start: NULL when out of memory or malformed; done runs exactly once. */
+struct fetch	*fetch_send_mail(struct fetcher *fetcher, const struct mail_send *req,
+		    fetch_done_cb on_done, void *arg);
 
 /*
  * Stops a transfer; none of its callbacks runs after this, not even done. Safe from

@@ -83,6 +83,9 @@ struct indicators_env {
 	struct metrics		*metrics;	/* may be NULL */
 	/* Run after ingest and on indicators.period (ictmond); false: only when asked. */
 	bool			 schedule;
+	/* After every done run, scheduled or asked for (ictmond: the mailer's kick). */
+	void			 (*on_done)(void *arg);
+	void			*on_done_arg;
 };
 
 /* One indicator's share of a run, for summaries. */
@@ -93,6 +96,14 @@ struct indicator_tally {
 	double		 seconds;
 };
 
+/* What a run did to the alerts (ictmon_alerts_apply). */
+struct indicator_alerts {
+	long long	fired;		/* new, or back after resolving */
+	long long	grew;		/* more agencies involved */
+	long long	resolved;
+	long long	notices;	/* changes queued for recipients' emails */
+};
+
 struct indicators_outcome {
 	long long			 run_id;	/* 0 when none started */
 	int				 status;	/* 200 done, 409 another run holds
@@ -101,6 +112,7 @@ struct indicators_outcome {
 	const char			*message;	/* NULL when done */
 	const struct indicator_tally	*tallies;
 	size_t				 ntallies;
+	struct indicator_alerts		 alerts;
 	double				 seconds;
 };
 
