@@ -244,22 +244,6 @@ actor(const struct request *req, char *who, size_t len)
 		snprintf(who, len, "token %lld", req->who.token_id);
 }
 
-/* Whether the Content-Type's media type (parameters aside) is application/json. */
-static bool
-json_content_type(const char *header)
-{
-	static const char	type[] = "application/json";
-	size_t			len;
-
-	if (header == NULL)
-		return false;
-	header += strspn(header, " \t");
-	len = strcspn(header, ";");
-	while (len > 0 && (header[len - 1] == ' ' || header[len - 1] == '\t'))
-		len--;
-	return len == sizeof(type) - 1 && strncasecmp(header, type, len) == 0;
-}
-
 /*
  * The body as a JSON object; an empty body is an empty object. NULL after replying:
  * 415 without the JSON media type, 400 when it is not JSON or not an object.
@@ -278,7 +262,8 @@ read_object(struct request *req)
 			http_reply_error(req, 500, "out of memory", NULL);
 		return root;
 	}
-	if (!json_content_type(request_header(req, "Content-Type"))) {
+	if (!http_media_type_is(request_header(req, "Content-Type"),
+	    "application/json")) {
 		http_reply_error(req, 415, "Content-Type must be application/json", NULL);
 		return NULL;
 	}

@@ -25,21 +25,6 @@ on_ingested(int status, json_t *reply, unsigned flags, void *arg)
 	http_reply_json(req, status, reply);
 }
 
-/* Whether the Content-Type's media type (parameters aside) is `type`. */
-static bool
-media_type_is(const char *header, const char *type)
-{
-	size_t len, n = strlen(type);
-
-	if (header == NULL)
-		return false;
-	header += strspn(header, " \t");
-	len = strcspn(header, ";");
-	while (len > 0 && (header[len - 1] == ' ' || header[len - 1] == '\t'))
-		len--;
-	return len == n && strncasecmp(header, type, n) == 0;
-}
-
 static void
 push(struct request *req, enum ingest_kind kind)
 {
@@ -51,9 +36,9 @@ push(struct request *req, enum ingest_kind kind)
 
 	memset(&ir, 0, sizeof(ir));
 	ir.kind = kind;
-	if (media_type_is(content_type, "application/json"))
+	if (http_media_type_is(content_type, "application/json"))
 		ir.format = INGEST_JSON;
-	else if (kind == INGEST_BUDGET && media_type_is(content_type, "text/csv"))
+	else if (kind == INGEST_BUDGET && http_media_type_is(content_type, "text/csv"))
 		ir.format = INGEST_CSV;
 	else {
 		http_reply_error(req, 415, kind == INGEST_BUDGET ?

@@ -259,7 +259,7 @@ json_text_field(struct json_line *jl, int f, size_t min, size_t max, bool requir
 		return NULL;
 	}
 	if ((text = plain_string(value)) != NULL) {
-		chars = fieldcheck_chars(text, json_string_length(value));
+		chars = utf8_chars(text, json_string_length(value));
 		if (chars >= min && chars <= max)
 			return text;
 	}
@@ -708,7 +708,7 @@ read_csv_line(struct reading *rd, const struct csv_record *rec,
 		}
 	}
 	if (!utf8_valid(s[C_DENOMINACION], n[C_DENOMINACION]) ||
-	    fieldcheck_chars(s[C_DENOMINACION], n[C_DENOMINACION]) > BUDGET_DENOMINATION_MAX) {
+	    utf8_chars(s[C_DENOMINACION], n[C_DENOMINACION]) > BUDGET_DENOMINATION_MAX) {
 		csv_problem(rd, index, pointer, C_DENOMINACION, "must be UTF-8 text of at "
 		    "most %d characters", BUDGET_DENOMINATION_MAX);
 		bad = true;

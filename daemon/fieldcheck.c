@@ -164,17 +164,6 @@ fieldcheck_integer(const char *text, long min, long max, long *value)
 	return true;
 }
 
-size_t
-fieldcheck_chars(const char *s, size_t len)
-{
-	size_t	chars = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			chars++;
-	return chars;
-}
-
 /*
  * Keys of a batch -----------------------------------------------------------------------
  */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
@@ -964,4 +965,19 @@ http_server_free(struct http_server *srv)
 		event_free(srv->drained_ev);
 	ratelimit_free(srv->limits);
 	free(srv);
+}
+
+/* Whether the Content-Type's media type (parameters aside) is `type`. */
+bool
+http_media_type_is(const char *header, const char *type)
+{
+	size_t len, n = strlen(type);
+
+	if (header == NULL)
+		return false;
+	header += strspn(header, " \t");
+	len = strcspn(header, ";");
+	while (len > 0 && (header[len - 1] == ' ' || header[len - 1] == '\t'))
+		len--;
+	return len == n && strncasecmp(header, type, n) == 0;
 }

@@ -37,6 +37,7 @@
 
 #define METRIC_EMAILS		"ictmon_emails_total"
 #define METRIC_SEND_SECONDS	"ictmon_email_send_seconds"
+#define METRIC_OUTBOX		"ictmon_outbox_emails"
 
 /* --- Timing ---------------------------------------------------------------------- */
 
@@ -788,13 +789,17 @@ sweep(struct mailer *m)
 	const char	*values[2] = { secs, m->rules };
 
 	if (wall - m->last_sweep < every) {
-		run(m, CYCLE_REPEAT, "SELECT extract(epoch FROM now()), 0", 0, NULL);
+		run(m, CYCLE_REPEAT, "SELECT extract(epoch FROM now()), 0, NULL, NULL", 0,
+		    NULL);
 		return;
 	}
+	/* With the reminders, the outbox's gauges: what waits and what is dead. */
 	m->last_sweep = wall;
 	snprintf(secs, sizeof(secs), "%ld", m->timing.repeat_interval);
 	run(m, CYCLE_REPEAT, "SELECT extract(epoch FROM now()), ictmon_alerts_repeat("
-	    "now() - make_interval(secs => $1::integer), $2::jsonb)", 2, values);
+	    "now() - make_interval(secs => $1::integer), $2::jsonb),"
+	    " (SELECT count(*) FROM outbox WHERE state = 'pending'),"
+	    " (SELECT count(*) FROM outbox WHERE state = 'dead')", 2, values);
 }
 
 static void
@@ -813,6 +818,12 @@ cycle_step(struct mailer *m, PGresult *res, const char *error)
 		if (atoi(PQgetvalue(res, 0, 1)) > 0)
 			log_info("mailer", "%s reminders of still firing alerts queued",
 			    PQgetvalue(res, 0, 1));
+		if (!PQgetisnull(res, 0, 2)) {
+			metrics_set(m->env.metrics, METRIC_OUTBOX, "state=\"pending\"",
+			    strtod(PQgetvalue(res, 0, 2), NULL));
+			metrics_set(m->env.metrics, METRIC_OUTBOX, "state=\"dead\"",
+			    strtod(PQgetvalue(res, 0, 3), NULL));
+		}
 		run(m, CYCLE_WAITING, waiting_sql, 0, NULL);
 		return;
 	case CYCLE_WAITING:
@@ -898,6 +909,9 @@ mailer_new(const struct mailer_env *env)
 		    "dead (given up).");
 		metrics_describe(env->metrics, METRIC_SEND_SECONDS, METRIC_HISTOGRAM,
 		    "Time to send one alert email, from connecting to the last reply.");
+		metrics_describe(env->metrics, METRIC_OUTBOX, METRIC_GAUGE,
+		    "Emails in the outbox (every process's): pending (waiting, due or "
+		    "being retried) and dead (given up), as of the last look.");
 	}
 	return m;
 }

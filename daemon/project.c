@@ -18,6 +18,7 @@
 #include "issues.h"
 #include "project.h"
 #include "sjson.h"
+#include "utf8.h"
 
 /* "/projects/18446744073709551615/shared_platforms/18446744073709551615" fits. */
 #define POINTER_SIZE	96
@@ -195,7 +196,7 @@ in_list(const char *value, const char *const *values)
 static bool
 length_ok(const json_t *j, size_t min, size_t max)
 {
-	size_t	chars = fieldcheck_chars(json_string_value(j), json_string_length(j));
+	size_t	chars = utf8_chars(json_string_value(j), json_string_length(j));
 
 	return chars >= min && chars <= max;
 }

@@ -44,8 +44,6 @@ bool	fieldcheck_currency(const char *text);
  * exponent, no white space), between min and max.
  */
 bool	fieldcheck_integer(const char *text, long min, long max, long *value);
-/* The characters (code points) of well-formed UTF-8. */
-size_t	fieldcheck_chars(const char *s, size_t len);
 
 /*
  * The keys of a batch's records, to report a record that repeats an earlier one. Keys

@@ -75,6 +75,8 @@ const char	*request_param(const struct request *req, const char *name);
 /* A query-string argument, decoded; NULL when absent. */
 const char	*request_query(struct request *req, const char *name);
 const char	*request_header(const struct request *req, const char *name);
+/* Whether a Content-Type's media type (parameters aside) is `type`, any case. */
+bool		 http_media_type_is(const char *header, const char *type);
 /* The body; NULL with *len 0 when empty. Points into the request's buffer. */
 const char	*request_body(struct request *req, size_t *len);
 

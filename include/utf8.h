@@ -58,4 +58,28 @@ utf8_valid(const void *s, size_t len)
 	return true;
 }
 
+/* Characters (code points) in len bytes of well-formed UTF-8: what a reader counts. */
+static inline size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t chars = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			chars++;
+	return chars;
+}
+
+/* Octets of the first `chars` characters of the string s (all of it when shorter). */
+static inline size_t
+utf8_prefix(const char *s, size_t chars)
+{
+	size_t i = 0;
+
+	for (; s[i] != '\0'; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80 && chars-- == 0)
+			break;
+	return i;
+}
+
 #endif

@@ -306,6 +306,9 @@ class StaleFeedInhibits(AlertMailCase):
         self.quiet()
         subjects = [m["Subject"] for m in self.smtp.to("stale@hacienda.example")]
         self.assertEqual(len([x for x in subjects if "P-1" in x]), 1, subjects)
+        # The stale feed's recipient hears that it resolved.
+        self.assertEqual(len([x for x in subjects if x.startswith("Resolved:")
+                              and "No data about AE" in x]), 1, subjects)
 
 
 class ServerDown(AlertMailCase):
@@ -346,6 +349,9 @@ class PermanentRefusal(AlertMailCase):
         self.assertEqual([i["recipient"] for i in items], ["nobody@hacienda.example"])
         metrics = self.d.get("/metrics").body.decode()
         self.assertIn('ictmon_emails_total{result="dead"} 1', metrics)
+        harness.poll(lambda: 'ictmon_outbox_emails{state="dead"} 1'
+                     in self.d.get("/metrics").body.decode(), 10,
+                     what="the dead email in the outbox gauge")
 
 
 def daemon_settings():
