@@ -312,7 +312,7 @@ static void
 counts_write(struct out *o, const struct alert_email *e, bool noun)
 {
 	static const char	*labels[] = { "new", "open", "resolved" };
-	size_t			 counts[3] = { 0, 0, 0 }, parts = 0;
+	size_t			 counts[3] = { 0, 0, 0 }, parts = 0, unknown = e->more;
 
 	for (size_t i = 0; i < e->nitems; i++) {
 		switch (e->items[i].change) {
@@ -327,6 +327,14 @@ counts_write(struct out *o, const struct alert_email *e, bool noun)
 			break;
 		}
 	}
+	/* Alerts left out count too, when the caller says what they are. */
+	for (size_t k = 0; k < 3; k++) {
+		size_t left = e->more_by_change[k] < unknown ? e->more_by_change[k] :
+		    unknown;
+
+		counts[k] += left;
+		unknown -= left;
+	}
 	for (size_t k = 0; k < 3; k++) {
 		if (counts[k] == 0)
 			continue;
@@ -337,8 +345,8 @@ counts_write(struct out *o, const struct alert_email *e, bool noun)
 	}
 	if (parts == 0)
 		out_str(o, "no changes");
-	if (e->more > 0)
-		out_printf(o, " and %zu more", e->more);
+	if (unknown > 0)
+		out_printf(o, " and %zu more", unknown);
 }
 
 static const char *

@@ -19,6 +19,7 @@
 #include "alerts.h"
 #include "ictmonctl.h"
 #include "mail.h"
+#include "utf8.h"
 
 #define ID_TEXT			24
 #define RECIPIENT_NAME_MAX	128	/* characters of a display name */
@@ -48,19 +49,6 @@ terminal_columns(void)
 	if ((env = getenv("COLUMNS")) != NULL && parse_count(env, 1, 10000, &n))
 		return (size_t)n;
 	return 0;
-}
-
-/* Bytes of the first `chars` characters of s. */
-static size_t
-prefix_bytes(const char *s, size_t chars)
-{
-	size_t i = 0;
-
-	for (size_t seen = 0; s[i] != '\0'; i++) {
-		if (((unsigned char)s[i] & 0xc0) != 0x80 && seen++ == chars)
-			break;
-	}
-	return i;
 }
 
 /*
@@ -98,7 +86,7 @@ print_table_cut(const PGresult *res)
 				continue;
 			}
 			if (room > 0 && text_width(v) > room) {
-				size_t n = prefix_bytes(v, room - 1);
+				size_t n = utf8_prefix(v, room - 1);
 
 				for (size_t i = 0; i < n; i++)
 					putchar(v[i] == '\n' || v[i] == '\r' ? ' ' : v[i]);

@@ -500,6 +500,8 @@ render_one(struct mailer *m, const PGresult *res, int first, int end)
 	e.items = items;
 	e.nitems = shown;
 	e.more = n - shown;
+	for (int r = first + (int)shown; r < end; r++)
+		e.more_by_change[change_parse(PQgetvalue(res, r, IC_CHANGE))]++;
 	if (!alert_email_compose(&e, &t))
 		goto out;
 

@@ -41,6 +41,8 @@ struct alert_email {
 	const struct alert_item		*items;		/* new first, then open, resolved */
 	size_t				 nitems;
 	size_t				 more;		/* alerts left out: "and K more" */
+	size_t				 more_by_change[3]; /* of those, by alert_change,
+							   for the subject's counts */
 };
 
 struct alert_email_text {

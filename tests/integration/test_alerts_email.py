@@ -230,6 +230,27 @@ class OneEmailPerProblem(AlertMailCase):
         self.assertGreaterEqual(float(sent[1][0]) - float(sent[0][0]), 3 - 0.5)
 
 
+class OneEmailPerGroup(AlertMailCase):
+    """Overlaps involve several agencies, so all of a recipient's OVL-SPEND alerts are
+    one group: three at once make one email, capped at alerts.max_per_email (2)."""
+
+    timing = AlertMailCase.timing + ("alerts.max_per_email=2",)
+
+    def test_alerts_arriving_together_go_together_capped(self):
+        self.recipient("group@hacienda.example", "--min-severity", "low")
+        for cls_ in ("43213100", "43213200", "43213300"):
+            self.overlap(cls_, ("AA", "AB", "AC"))
+        self.compute()
+        self.wait_mail("group@hacienda.example", 1)
+        self.quiet()
+        got = self.smtp.to("group@hacienda.example")
+        self.assertEqual(len(got), 1)
+        self.assertIn("3 new alerts", got[0]["Subject"])
+        text = body_text(got[0])
+        self.assertIn("and 1 more alert: %s/#/alerts" % PUBLIC_URL, text)
+        self.assertEqual(self.db.scalar("SELECT alerts FROM outbox"), "3")
+
+
 class Acknowledgement(AlertMailCase):
 
     def test_ack_stops_emails(self):

@@ -300,6 +300,14 @@ test_and_k_more(void **state)
 	    "/#/alerts\""));
 	assert_sendable(&t);
 	alert_email_text_free(&t);
+
+	/* Told what the left-out ones are, the subject counts every alert. */
+	e.more_by_change[ALERT_NEW] = 1;
+	e.more_by_change[ALERT_OPEN] = 2;
+	assert_true(alert_email_compose(&e, &t));
+	assert_string_equal(t.subject, "Spending overlap: 3 new alerts, 2 open");
+	assert_non_null(strstr(t.text, "\nand 3 more alerts: " PUBLIC_URL "/#/alerts\n"));
+	alert_email_text_free(&t);
 }
 
 static void
