@@ -31,6 +31,13 @@
 #include "sjson.h"
 
 #define TICK_SECONDS		2
+/*
+ * Waiting emails looked at in one cycle. Few, so that sends start soon: a cycle that
+ * found a full batch runs again at once rather than at the next tick.
+ */
+#define WAITING_BATCH		10
+#define STR(x)			#x
+#define NUMBER(x)		STR(x)
 #define REPEAT_SWEEP_SECONDS	60
 /* A claim outlives the longest send by this much before another process may retry. */
 #define LEASE_MARGIN		10
@@ -130,8 +137,8 @@ struct send {
 
 /* What one rendering pass builds before it writes it back in one statement. */
 struct render_batch {
-	json_t		*emails;	/* [{id, message_id, refs, subject, text, html,
-					   message, alerts}] */
+	json_t		*emails;	/* [{id, message_id, refs, subject, message,
+					   alerts}] */
 	json_t		*listed;	/* [{outbox_id, alert_id, change}] */
 	json_t		*dropped;	/* [id]: nothing left to say */
 	json_t		*postponed;	/* [{id, due}] */
@@ -523,9 +530,9 @@ render_one(struct mailer *m, const PGresult *res, int first, int end)
 		log_error("mailer", "cannot format email %s to %s", id, msg.to.addr);
 		goto out;
 	}
-	email = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:I}", "id", id,
-	    "message_id", mid, "refs", thread, "subject", t.subject, "text", t.text,
-	    "html", t.html, "message", message, "alerts", (json_int_t)n);
+	email = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I}", "id", id, "message_id",
+	    mid, "refs", thread, "subject", t.subject, "message", message, "alerts",
+	    (json_int_t)n);
 	ok = email != NULL && json_array_append_new(m->batch.emails, email) == 0;
 out:
 	for (size_t i = 0; evidence != NULL && i < shown; i++)
@@ -539,48 +546,50 @@ out:
 
 /*
  * The alerts each email to render lists: the changes attached to it, then the other
- * alerts of its group still firing for that recipient. A change that no longer
- * matters is left out (fired then resolved unseen, acknowledged or silenced since, a
- * resolution of an alert the recipient never heard of).
+ * alerts of its group still firing for that recipient; evidence only for the first
+ * $3 of each (those the email shows). A change that no longer matters is left out
+ * (fired then resolved unseen, acknowledged or silenced since, a resolution of an
+ * alert the recipient never heard of).
  */
 static const char items_sql[] =
-    "WITH w AS ("
+    "WITH w AS MATERIALIZED ("
     "  SELECT o.id, o.recipient_id, o.group_key, o.kind FROM outbox o"
     "  WHERE o.id = ANY ($1::bigint[])),"
-    " rules AS ("
-    "  SELECT x.value ->> 'name' AS rule, array(SELECT lower(t)"
-    "   FROM jsonb_array_elements_text(coalesce(x.value -> 'to', '[]')) t) AS rule_to"
-    "  FROM jsonb_array_elements($2::jsonb) x),"
+    " firing AS MATERIALIZED (SELECT * FROM ictmon_alert_routable($2::jsonb, NULL)),"
     " listed AS ("
     "  SELECT w.id, oa.alert_id, oa.change FROM w"
     "  JOIN outbox_alert oa ON oa.outbox_id = w.id"
     "  UNION ALL"
-    "  SELECT w.id, a.id, 'open' FROM w"
+    "  SELECT w.id, f.id, 'open' FROM w"
     "  JOIN recipient r ON r.id = w.recipient_id"
-    "  JOIN alert a ON a.state = 'firing'"
-    "  LEFT JOIN rules ru ON ru.rule = a.rule"
-    "  WHERE ictmon_alert_group_key(a, r) = w.group_key"
-    "   AND ictmon_alert_routed(a, r, coalesce(ru.rule_to, '{}'))"
-    "   AND NOT ictmon_alert_suppressed(a)"
+    "  JOIN firing f"
+    "   ON ictmon_alert_group_key(f.rule, f.agency_code, r.delivery) = w.group_key"
+    "  WHERE ictmon_alert_routed(f.severity, f.involved, r, f.rule_to)"
     "   AND NOT EXISTS (SELECT 1 FROM outbox_alert x"
-    "    WHERE x.outbox_id = w.id AND x.alert_id = a.id))"
-    " SELECT l.id, l.change, a.id, a.rule, a.indicator, a.severity, g.code,"
-    "  a.summary, a.amount, a.currency, a.evidence,"
+    "    WHERE x.outbox_id = w.id AND x.alert_id = f.id)),"
+    " kept AS ("
+    "  SELECT l.*, row_number() OVER (PARTITION BY l.id ORDER BY"
+    "   CASE l.change WHEN 'new' THEN 0 WHEN 'open' THEN 1 ELSE 2 END,"
+    "   ictmon_severity_rank(a.severity) DESC, a.id) AS n"
+    "  FROM listed l JOIN w ON w.id = l.id JOIN alert a ON a.id = l.alert_id"
+    "  WHERE CASE l.change"
+    "   WHEN 'new' THEN a.state = 'firing' AND NOT ictmon_alert_suppressed(a)"
+    "   WHEN 'resolved' THEN a.state = 'resolved' AND EXISTS (SELECT 1"
+    "    FROM alert_notice n WHERE n.recipient_id = w.recipient_id"
+    "     AND n.alert_id = a.id)"
+    "   ELSE true END)"
+    " SELECT k.id, k.change, a.id, a.rule, a.indicator, a.severity, g.code,"
+    "  a.summary, a.amount, a.currency,"
+    "  CASE WHEN k.n <= $3::integer THEN a.evidence END,"
     "  to_char(a.first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),"
     "  r.email, r.name, ag.thread_id, w.kind, to_char(now(), 'YYYY-MM-DD')"
-    " FROM listed l JOIN w ON w.id = l.id"
+    " FROM kept k JOIN w ON w.id = k.id"
     " JOIN recipient r ON r.id = w.recipient_id"
-    " JOIN alert a ON a.id = l.alert_id"
+    " JOIN alert a ON a.id = k.alert_id"
     " LEFT JOIN agency g ON g.id = a.agency_id"
     " LEFT JOIN alert_group ag ON ag.recipient_id = w.recipient_id"
     "  AND ag.group_key = w.group_key"
-    " WHERE CASE l.change"
-    "  WHEN 'new' THEN a.state = 'firing' AND NOT ictmon_alert_suppressed(a)"
-    "  WHEN 'resolved' THEN a.state = 'resolved' AND EXISTS (SELECT 1"
-    "   FROM alert_notice n WHERE n.recipient_id = r.id AND n.alert_id = a.id)"
-    "  ELSE true END"
-    " ORDER BY l.id, CASE l.change WHEN 'new' THEN 0 WHEN 'open' THEN 1 ELSE 2 END,"
-    "  ictmon_severity_rank(a.severity) DESC, a.id";
+    " ORDER BY k.id, k.n";
 
 /*
  * Writes the batch back: rendered emails (due at once), the alerts they list, when
@@ -590,14 +599,14 @@ static const char items_sql[] =
 static const char store_sql[] =
     "WITH e AS ("
     "  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, message_id text,"
-    "   refs text, subject text, text text, html text, message text, alerts integer)),"
+    "   refs text, subject text, message text, alerts integer)),"
     " l AS ("
     "  SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(outbox_id bigint,"
     "   alert_id bigint, change text)),"
     " rendered AS ("
     "  UPDATE outbox o SET message = e.message, message_id = e.message_id,"
-    "   references_ids = e.refs, subject = e.subject, body_text = e.text,"
-    "   body_html = e.html, alerts = e.alerts, rendered_at = now(),"
+    "   references_ids = e.refs, subject = e.subject, alerts = e.alerts,"
+    "   rendered_at = now(),"
     "   next_attempt_at = now()"
     "  FROM e WHERE o.id = e.id RETURNING o.id, o.recipient_id, o.group_key,"
     "   o.message_id),"
@@ -674,7 +683,8 @@ decide_waiting(struct mailer *m, const PGresult *res)
 {
 	json_t		*render = json_array();
 	char		*ids = NULL;
-	const char	*values[2];
+	const char	*values[3];
+	char		 cap[24];
 
 	if (render == NULL || !batch_init(&m->batch)) {
 		json_decref(render);
@@ -712,9 +722,11 @@ decide_waiting(struct mailer *m, const PGresult *res)
 	/* [1,2,3] is a bigint[] literal once its brackets are braces. */
 	ids[0] = '{';
 	ids[strlen(ids) - 1] = '}';
+	snprintf(cap, sizeof(cap), "%lld", config_int(m->cfg, CFG_ALERTS_MAX_PER_EMAIL));
 	values[0] = ids;
 	values[1] = m->rules;
-	run(m, CYCLE_ITEMS, items_sql, 2, values);
+	values[2] = cap;
+	run(m, CYCLE_ITEMS, items_sql, 3, values);
 	free(ids);
 }
 
@@ -726,7 +738,7 @@ static const char waiting_sql[] =
     " FROM outbox o LEFT JOIN alert_group g ON g.recipient_id = o.recipient_id"
     "  AND g.group_key = o.group_key"
     " WHERE o.state = 'pending' AND o.message IS NULL AND o.next_attempt_at <= now()"
-    " ORDER BY o.next_attempt_at, o.id LIMIT 50"
+    " ORDER BY o.next_attempt_at, o.id LIMIT " NUMBER(WAITING_BATCH)
     " FOR UPDATE OF o SKIP LOCKED";
 
 static const char claim_sql[] =
@@ -829,6 +841,8 @@ cycle_step(struct mailer *m, PGresult *res, const char *error)
 		run(m, CYCLE_WAITING, waiting_sql, 0, NULL);
 		return;
 	case CYCLE_WAITING:
+		if (PQntuples(res) == WAITING_BATCH)
+			m->again = true;
 		decide_waiting(m, res);
 		return;
 	case CYCLE_ITEMS:

@@ -59,12 +59,13 @@ ALTER TABLE silence ADD COLUMN ended_by text;
 -- The outbox: one email to one recipient for one group. A row is created waiting (no
 -- message) when the first change arrives; later changes of the same group join it
 -- until the mailer renders it (message, subject, bodies), after which it is only sent.
+-- The message holds the bodies: they are not kept twice.
 ALTER TABLE outbox
 	DROP CONSTRAINT outbox_kind_check,
 	DROP CONSTRAINT outbox_state_check,
 	ALTER COLUMN subject DROP NOT NULL,
-	ALTER COLUMN body_text DROP NOT NULL,
-	ALTER COLUMN body_html DROP NOT NULL,
+	DROP COLUMN body_text,
+	DROP COLUMN body_html,
 	ADD COLUMN message	text,
 	ADD COLUMN rendered_at	timestamptz,
 	ADD COLUMN references_ids text,
@@ -140,23 +141,49 @@ CREATE FUNCTION ictmon_alert_suppressed(a alert) RETURNS boolean
 		WHERE f.indicator = 'FEED-STALE' AND f.state = 'firing'
 		    AND f.agency_id = a.agency_id));
 
--- Whether a recipient gets an alert: severity at least theirs, one of their agencies
+-- The rules as routing reads them: each rule's `to` list in lower case. Callers take
+-- it as a MATERIALIZED CTE and hand ictmon_alert_routed plain columns, so that it is
+-- inlined into their joins (a sub-select as an argument would stop that, and every
+-- recipient-alert pair would then cost a function call).
+CREATE FUNCTION ictmon_alert_rules(rules jsonb) RETURNS TABLE (rule text, rule_to text[])
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+	SELECT x.value ->> 'name', array(SELECT lower(t)
+	    FROM jsonb_array_elements_text(coalesce(x.value -> 'to', '[]')) t)
+	FROM jsonb_array_elements(rules) x
+$$;
+
+-- Whether recipient r gets an alert of `severity` involving the agencies `involved`
+-- (its agency and its agencies): severity at least theirs, one of their agencies
 -- involved (or they follow all), and, when the rule names addresses or roles, named.
-CREATE FUNCTION ictmon_alert_routed(a alert, r recipient, rule_to text[])
-    RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN ictmon_severity_rank(a.severity) >= ictmon_severity_rank(r.min_severity)
-	AND (cardinality(r.agencies) = 0 OR r.agencies && (a.agencies
-	    || coalesce(a.agency_id, 0)))
+CREATE FUNCTION ictmon_alert_routed(severity text, involved bigint[], r recipient,
+    rule_to text[]) RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ictmon_severity_rank(severity) >= ictmon_severity_rank(r.min_severity)
+	AND (cardinality(r.agencies) = 0 OR r.agencies && involved)
 	AND (cardinality(rule_to) = 0 OR lower(r.email) = ANY (rule_to)
 	    OR r.role = ANY (rule_to));
 
--- The group an alert belongs to in a recipient's mail: rule and agency, or one daily
--- digest.
-CREATE FUNCTION ictmon_alert_group_key(a alert, r recipient) RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE r.delivery WHEN 'daily' THEN 'digest'
-	ELSE a.rule || '/' || coalesce((SELECT g.code FROM agency g
-	    WHERE g.id = a.agency_id), '-') END;
+-- The group an alert belongs to in a recipient's mail: its rule and its agency's code,
+-- or the recipient's one daily digest.
+CREATE FUNCTION ictmon_alert_group_key(rule text, agency_code text, delivery text)
+    RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE delivery WHEN 'daily' THEN 'digest'
+	ELSE rule || '/' || coalesce(agency_code, '-') END;
+
+-- Unsuppressed alerts as routing reads them (see ictmon_alert_rules): the firing ones
+-- (`ids` NULL) or those of `ids`.
+CREATE FUNCTION ictmon_alert_routable(rules jsonb, ids bigint[])
+    RETURNS TABLE (id bigint, rule text, severity text, involved bigint[],
+	agency_code text, rule_to text[])
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+	WITH ru AS MATERIALIZED (SELECT * FROM ictmon_alert_rules(rules))
+	SELECT a.id, a.rule, a.severity, a.agencies || coalesce(a.agency_id, 0), g.code,
+	    coalesce(ru.rule_to, '{}')
+	FROM alert a
+	LEFT JOIN agency g ON g.id = a.agency_id
+	LEFT JOIN ru ON ru.rule = a.rule
+	WHERE CASE WHEN ids IS NULL THEN a.state = 'firing' ELSE a.id = ANY (ids) END
+	    AND NOT ictmon_alert_suppressed(a)
+$$;
 
 -- Attaches changes to waiting emails: `changes` holds (alert_id, change) pairs. For every
 -- routed, unsuppressed recipient, the change joins the waiting email of the alert's
@@ -171,14 +198,15 @@ BEGIN
 	    group_key text, alert_id bigint, change text) ON COMMIT DROP;
 	TRUNCATE alert_notify_pending;
 	INSERT INTO alert_notify_pending
-	SELECT r.id, ictmon_alert_group_key(a, r), a.id, c.change
-	FROM jsonb_to_recordset(changes) AS c(alert_id bigint, change text)
-	JOIN alert a ON a.id = c.alert_id
-	LEFT JOIN LATERAL (SELECT array(SELECT lower(t)
-	    FROM jsonb_array_elements_text(coalesce(x.value -> 'to', '[]')) t) AS rule_to
-	    FROM jsonb_array_elements(rules) x WHERE x.value ->> 'name' = a.rule) ru ON true
-	JOIN recipient r ON ictmon_alert_routed(a, r, coalesce(ru.rule_to, '{}'))
-	WHERE NOT ictmon_alert_suppressed(a);
+	WITH c AS MATERIALIZED (
+		SELECT * FROM jsonb_to_recordset(changes) AS x(alert_id bigint, change text)),
+	a AS MATERIALIZED (
+		SELECT * FROM ictmon_alert_routable(rules,
+		    ARRAY(SELECT c.alert_id FROM c)))
+	SELECT r.id, ictmon_alert_group_key(a.rule, a.agency_code, r.delivery), a.id,
+	    c.change
+	FROM c JOIN a ON a.id = c.alert_id
+	JOIN recipient r ON ictmon_alert_routed(a.severity, a.involved, r, a.rule_to);
 
 	PERFORM 1 FROM outbox o
 	WHERE o.message IS NULL AND o.state = 'pending'
@@ -186,10 +214,10 @@ BEGIN
 		FROM alert_notify_pending p)
 	ORDER BY o.id FOR UPDATE;
 	INSERT INTO outbox (recipient_id, group_key, kind, message_id)
-	SELECT DISTINCT p.recipient_id, p.group_key,
-	    CASE p.group_key WHEN 'digest' THEN 'digest' ELSE 'alert' END,
+	SELECT g.recipient_id, g.group_key,
+	    CASE g.group_key WHEN 'digest' THEN 'digest' ELSE 'alert' END,
 	    '<pending-' || gen_random_uuid() || '@ictmon>'
-	FROM alert_notify_pending p
+	FROM (SELECT DISTINCT p.recipient_id, p.group_key FROM alert_notify_pending p) g
 	ON CONFLICT (recipient_id, group_key) WHERE message IS NULL AND state = 'pending'
 	DO NOTHING;
 	INSERT INTO outbox_alert (outbox_id, alert_id, change)
@@ -312,17 +340,15 @@ DECLARE
 	n integer;
 BEGIN
 	INSERT INTO outbox (recipient_id, group_key, kind, message_id)
-	SELECT DISTINCT r.id, ictmon_alert_group_key(a, r), 'repeat',
+	SELECT g.recipient_id, g.group_key, 'repeat',
 	    '<pending-' || gen_random_uuid() || '@ictmon>'
-	FROM alert a
-	LEFT JOIN LATERAL (SELECT array(SELECT lower(t)
-	    FROM jsonb_array_elements_text(coalesce(x.value -> 'to', '[]')) t) AS rule_to
-	    FROM jsonb_array_elements(rules) x WHERE x.value ->> 'name' = a.rule) ru ON true
-	JOIN recipient r ON r.delivery = 'immediate'
-	    AND ictmon_alert_routed(a, r, coalesce(ru.rule_to, '{}'))
-	LEFT JOIN alert_notice n ON n.recipient_id = r.id AND n.alert_id = a.id
-	WHERE a.state = 'firing' AND coalesce(n.mailed_at, '-infinity') < cutoff
-	    AND NOT ictmon_alert_suppressed(a)
+	FROM (SELECT DISTINCT r.id AS recipient_id,
+		ictmon_alert_group_key(a.rule, a.agency_code, r.delivery) AS group_key
+	    FROM ictmon_alert_routable(rules, NULL) a
+	    JOIN recipient r ON r.delivery = 'immediate'
+		AND ictmon_alert_routed(a.severity, a.involved, r, a.rule_to)
+	    LEFT JOIN alert_notice n ON n.recipient_id = r.id AND n.alert_id = a.id
+	    WHERE coalesce(n.mailed_at, '-infinity') < cutoff) g
 	ON CONFLICT (recipient_id, group_key) WHERE message IS NULL AND state = 'pending'
 	DO NOTHING;
 	GET DIAGNOSTICS n = ROW_COUNT;
