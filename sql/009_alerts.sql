@@ -11,6 +11,15 @@ ALTER TABLE recipient
 	ADD COLUMN role		text NOT NULL DEFAULT 'finance'
 			    CHECK (role ~ '^[a-z][a-z0-9_-]{0,31}$');
 UPDATE recipient SET agencies = ARRAY[agency_id] WHERE agency_id IS NOT NULL;
+-- An address subscribed for several agencies becomes one recipient of all of them
+-- (of every agency when one of its rows was).
+UPDATE recipient r SET agencies = m.agencies
+FROM (SELECT min(id) AS id, CASE WHEN bool_or(agency_id IS NULL) THEN '{}'
+	ELSE array_agg(agency_id ORDER BY agency_id) END AS agencies
+    FROM recipient GROUP BY lower(email) HAVING count(*) > 1) m
+WHERE r.id = m.id;
+DELETE FROM recipient r USING recipient k
+WHERE lower(k.email) = lower(r.email) AND k.id < r.id;
 DROP INDEX recipient_email_scope_key;
 ALTER TABLE recipient DROP COLUMN agency_id;
 -- One subscription per address: the same alert is never mailed twice to one person.
