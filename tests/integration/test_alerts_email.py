@@ -13,9 +13,8 @@ import email
 import email.policy
 import json
 import os
-import signal
+import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -62,9 +61,14 @@ class SmtpServer:
             self.log.close()
         self.proc = None
 
+    def close(self):
+        """Stops it and forgets what it received."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
     def messages(self):
         """Every message received, oldest first: (envelope recipients, parsed message)."""
-        out = []
+        out, self.logins = [], []
         mail = os.path.join(self.dir, "mail")
         if not os.path.isdir(mail):
             return out
@@ -77,6 +81,7 @@ class SmtpServer:
                 raw = f.read()
             msg = email.message_from_bytes(raw, policy=email.policy.default)
             out.append((meta["rcpt_tos"], msg, raw))
+            self.logins.append(meta.get("auth_login"))
         return out
 
     def to(self, address):
@@ -107,7 +112,7 @@ class AlertMailCase(IndicatorCase):
     @classmethod
     def setUpClass(cls):
         cls.smtp = SmtpServer(*cls.smtp_args).start()
-        cls.addClassCleanup(cls.smtp.stop)
+        cls.addClassCleanup(cls.smtp.close)
         cls.daemon_overrides = cls.mail_overrides(cls.smtp)
         super().setUpClass()
 
@@ -116,7 +121,11 @@ class AlertMailCase(IndicatorCase):
         return ("smtp.url=smtp://127.0.0.1:%d" % smtp.port, "smtp.starttls=none",
                 "smtp.from=ictmon@example.gov", "smtp.timeout=4",
                 "smtp.retry_base=1", "smtp.retry_max=2",
-                "public_url=" + PUBLIC_URL) + cls.timing
+                "public_url=" + PUBLIC_URL) + cls.timing + cls.extra_overrides()
+
+    @classmethod
+    def extra_overrides(cls):
+        return ()
 
     def recipient(self, address, *args):
         rc, out, err = self.ctl("recipient", "add", address, *args)
@@ -330,6 +339,31 @@ class StaleFeedInhibits(AlertMailCase):
         # The stale feed's recipient hears that it resolved.
         self.assertEqual(len([x for x in subjects if x.startswith("Resolved:")
                               and "No data about AE" in x]), 1, subjects)
+
+
+class Authentication(AlertMailCase):
+    """A server that wants AUTH: the password comes from smtp.password_file."""
+
+    smtp_args = ("--auth", "ictmon:s3cret pass")
+
+    @classmethod
+    def extra_overrides(cls):
+        cls.secrets = tempfile.mkdtemp(prefix="ictmon-secret-")
+        cls.addClassCleanup(shutil.rmtree, cls.secrets, True)
+        path = os.path.join(cls.secrets, "smtp-password")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("s3cret pass\n")
+        return ("smtp.username=ictmon", "smtp.password_file=" + path)
+
+    def test_password_from_its_file(self):
+        self.recipient("auth@hacienda.example", "--min-severity", "low")
+        self.overlap("43213400", ("AA", "AB", "AC"))
+        self.compute()
+        self.wait_mail("auth@hacienda.example", 1)
+        self.smtp.messages()
+        self.assertEqual(self.smtp.logins, ["ictmon"])
+        self.assertNotIn("s3cret", self.d.log())
 
 
 class ServerDown(AlertMailCase):
