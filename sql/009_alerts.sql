@@ -194,6 +194,14 @@ CREATE FUNCTION ictmon_alert_routable(rules jsonb, ids bigint[])
 	    AND NOT ictmon_alert_suppressed(a)
 $$;
 
+-- Waiting emails are created by two writers, a run's alerts (ictmon_alerts_notify) and
+-- the reminders (ictmon_alerts_repeat), in any number of processes. Each takes this
+-- transaction lock first ("ictmon" then 3), so that two of them never wait on each
+-- other's new rows in opposite orders (a deadlock); reminders skip a turn rather than
+-- wait.
+CREATE FUNCTION ictmon_outbox_lock_key() RETURNS bigint LANGUAGE sql IMMUTABLE
+    RETURN 7594041410046525443;
+
 -- Attaches changes to waiting emails: `changes` holds (alert_id, change) pairs. For every
 -- routed, unsuppressed recipient, the change joins the waiting email of the alert's
 -- group, created if there is none (the mailer may be rendering an older one: waiting
@@ -217,6 +225,7 @@ BEGIN
 	FROM c JOIN a ON a.id = c.alert_id
 	JOIN recipient r ON ictmon_alert_routed(a.severity, a.involved, r, a.rule_to);
 
+	PERFORM pg_advisory_xact_lock(ictmon_outbox_lock_key());
 	PERFORM 1 FROM outbox o
 	WHERE o.message IS NULL AND o.state = 'pending'
 	    AND (o.recipient_id, o.group_key) IN (SELECT p.recipient_id, p.group_key
@@ -348,6 +357,9 @@ CREATE FUNCTION ictmon_alerts_repeat(cutoff timestamptz, rules jsonb) RETURNS in
 DECLARE
 	n integer;
 BEGIN
+	IF NOT pg_try_advisory_xact_lock(ictmon_outbox_lock_key()) THEN
+		RETURN 0;
+	END IF;
 	INSERT INTO outbox (recipient_id, group_key, kind, message_id)
 	SELECT g.recipient_id, g.group_key, 'repeat',
 	    '<pending-' || gen_random_uuid() || '@ictmon>'
