@@ -1,14 +1,18 @@
-# Writes OUT, a C file holding SQL files as NUL-terminated byte arrays, so that a
-# binary carries the SQL it runs and needs no files beside it.
+# Writes OUT, a C file holding SQL files (and the API's OpenAPI document) as
+# NUL-terminated byte arrays, so that a binary carries what it runs and serves and
+# needs no files beside it.
 #   KIND=migrations: every file of FILES (sql/NNN_name.sql), in the order given, and
 #     the table migrate.h declares.
 #   KIND=indicators: each file of FILES (sql/indicators/NAME.sql) as
 #     indicator_sql_NAME, which the catalogue in daemon/indicators.c names. A missing
 #     or empty file stops the build: a binary never ships without one of its
 #     indicators.
+#   KIND=text: the one file of FILES as the array NAME and its length NAME_len (bytes,
+#     without the NUL), both declared in HEADER, which the file includes so that the
+#     compiler checks the two agree. A missing or empty file stops the build.
 
 # `file` as the definition of the array `name` (with `qualifier` before it).
-function(sql_array qualifier name file result)
+function(c_array qualifier name file result)
 	if(NOT EXISTS "${file}")
 		message(FATAL_ERROR "${file} is missing")
 	endif()
@@ -29,7 +33,7 @@ if(KIND STREQUAL "migrations")
 	set(count 0)
 	foreach(f IN LISTS FILES)
 		get_filename_component(name ${f} NAME)
-		sql_array("static " migration_${count} ${f} array)
+		c_array("static " migration_${count} ${f} array)
 		string(APPEND body "${array}")
 		string(APPEND table "\t{ \"${name}\", migration_${count} },\n")
 		math(EXPR count "${count} + 1")
@@ -39,11 +43,20 @@ elseif(KIND STREQUAL "indicators")
 	foreach(f IN LISTS FILES)
 		get_filename_component(name ${f} NAME_WE)
 		string(APPEND body "extern const char indicator_sql_${name}[];\n")
-		sql_array("" indicator_sql_${name} ${f} array)
+		c_array("" indicator_sql_${name} ${f} array)
 		string(APPEND body "${array}")
 	endforeach()
+elseif(KIND STREQUAL "text")
+	list(LENGTH FILES nfiles)
+	if(NOT nfiles EQUAL 1 OR NOT NAME OR NOT HEADER)
+		message(FATAL_ERROR "KIND=text takes one file, a NAME and a HEADER")
+	endif()
+	string(APPEND body "#include <stddef.h>\n#include \"${HEADER}\"\n\n")
+	c_array("" ${NAME} ${FILES} array)
+	string(APPEND body "${array}")
+	string(APPEND body "const size_t ${NAME}_len = sizeof(${NAME}) - 1;\n")
 else()
-	message(FATAL_ERROR "KIND must be migrations or indicators")
+	message(FATAL_ERROR "KIND must be migrations, indicators or text")
 endif()
 file(WRITE ${OUT}.tmp "${body}")
 file(RENAME ${OUT}.tmp ${OUT})

@@ -11,6 +11,7 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/healthz",	api_healthz,	ROLE_PUBLIC },
 	{ EVHTTP_REQ_GET,	"/readyz",	api_readyz,	ROLE_PUBLIC },
 	{ EVHTTP_REQ_GET,	"/metrics",	api_metrics,	ROLE_PUBLIC },
+	{ EVHTTP_REQ_GET,	"/v1/openapi.json", api_get_openapi, ROLE_PUBLIC },
 	{ EVHTTP_REQ_POST,	"/v1/projects",	api_post_projects,	ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/projects",	api_get_projects,	ROLE_AGENCY },
 	{ EVHTTP_REQ_POST,	"/v1/procurement", api_post_procurement, ROLE_AGENCY },

@@ -1,11 +1,14 @@
 /*
  * The delimited-text reader (see csv.h for its rules): a byte-at-a-time state machine
- * over a buffer in memory. It knows nothing of what the columns mean.
+ * over a buffer in memory; and the field writer with the same quoting. It knows nothing
+ * of what the columns mean.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/buffer.h>
 
 #include "csv.h"
 
@@ -199,4 +202,29 @@ csv_next(struct csv_reader *r, struct csv_record *rec)
 	rec->fields = r->fields;
 	rec->count = count;
 	return 1;
+}
+
+bool
+csv_put_field(struct evbuffer *out, const char *data, size_t len, char sep)
+{
+	const char	*p, *end = data + len;
+	size_t		 n;
+
+	for (p = data; p < end; p++)
+		if (*p == sep || *p == '"' || *p == '\r' || *p == '\n')
+			break;
+	if (p == end)
+		return evbuffer_add(out, data, len) == 0;
+	if (evbuffer_add(out, "\"", 1) == -1)
+		return false;
+	for (p = data; p < end; p += n) {
+		const char *quote = memchr(p, '"', (size_t)(end - p));
+
+		/* Up to and with the quote, and the quote once more. */
+		n = quote != NULL ? (size_t)(quote - p) + 1 : (size_t)(end - p);
+		if (evbuffer_add(out, p, n) == -1 ||
+		    (quote != NULL && evbuffer_add(out, "\"", 1) == -1))
+			return false;
+	}
+	return evbuffer_add(out, "\"", 1) == 0;
 }

@@ -1,16 +1,19 @@
 /*
  * Keyset pages: reading `limit` and `after`, making and reading cursors, and turning a
  * page's rows into the reply. The items are the JSON texts PostgreSQL built; they are
- * copied as they are.
+ * copied as they are, or become the rows of a CSV table (csvout.c) when the client
+ * asked for one.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/http.h>
 
 #include "agency.h"
 #include "config.h"
+#include "csvout.h"
 #include "daemon.h"
 #include "db.h"
 #include "http.h"
@@ -195,6 +198,7 @@ listing_new(struct request *req, char tag, const char *shape)
 		free(l);
 		return NULL;
 	}
+	l->csv = csvout_wanted(request_header(req, "Accept"));
 	snprintf(l->limit_plus, sizeof(l->limit_plus), "%ld", l->limit + 1);
 	return l;
 }
@@ -218,6 +222,64 @@ listing_agency(struct request *req, const char **agency)
 	return true;
 }
 
+/* The page as {"items", "next"}: the items' JSON texts copied as they are. */
+static bool
+page_json(struct listing *l, PGresult *res, int shown, const char *cursor,
+    struct evbuffer *out)
+{
+	if (evbuffer_add(out, "{\"items\":[", 10) == -1)
+		return false;
+	for (int i = 0; i < shown; i++) {
+		if ((i > 0 && evbuffer_add(out, ",", 1) == -1) ||
+		    evbuffer_add(out, PQgetvalue(res, i, l->parts),
+		    (size_t)PQgetlength(res, i, l->parts)) == -1)
+			return false;
+	}
+	if (cursor != NULL)
+		return evbuffer_add_printf(out, "],\"next\":\"%s\"}\n", cursor) != -1;
+	return evbuffer_add(out, "],\"next\":null}\n", 15) == 0;
+}
+
+/*
+ * The page as a CSV table, and the next page's address in a Link header: the request's
+ * own path and query with the new cursor as `after`.
+ */
+static bool
+page_csv(struct listing *l, PGresult *res, int shown, const char *cursor,
+    struct evbuffer *out)
+{
+	const struct evhttp_uri	 *uri = evhttp_request_get_evhttp_uri(l->req->ev);
+	const char		**items = NULL, *path;
+	size_t			 *lens = NULL;
+	char			 *link = NULL;
+	bool			  ok = false;
+
+	if ((items = calloc((size_t)shown + 1, sizeof(*items))) == NULL ||
+	    (lens = calloc((size_t)shown + 1, sizeof(*lens))) == NULL)
+		goto out;
+	for (int i = 0; i < shown; i++) {
+		items[i] = PQgetvalue(res, i, l->parts);
+		lens[i] = (size_t)PQgetlength(res, i, l->parts);
+	}
+	if (!csvout_table(out, items, lens, (size_t)shown)) {
+		log_error("api", "rid=%s cannot write the page as CSV", l->req->id);
+		goto out;
+	}
+	if (cursor != NULL) {
+		path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+		if ((link = csvout_next_link(path != NULL ? path : "",
+		    uri != NULL ? evhttp_uri_get_query(uri) : NULL, cursor)) == NULL)
+			goto out;
+		http_set_header(l->req, "Link", link);
+	}
+	ok = true;
+out:
+	free(items);
+	free(lens);
+	free(link);
+	return ok;
+}
+
 static void
 on_page(PGresult *res, const char *error, void *arg)
 {
@@ -238,24 +300,19 @@ on_page(PGresult *res, const char *error, void *arg)
 	}
 	rows = PQntuples(res);
 	shown = rows > l->limit ? (int)l->limit : rows;
-	if ((out = evbuffer_new()) == NULL || evbuffer_add(out, "{\"items\":[", 10) == -1)
-		goto nomem;
-	for (int i = 0; i < shown; i++) {
-		if ((i > 0 && evbuffer_add(out, ",", 1) == -1) ||
-		    evbuffer_add(out, PQgetvalue(res, i, l->parts),
-		    (size_t)PQgetlength(res, i, l->parts)) == -1)
-			goto nomem;
-	}
-	if (rows > l->limit) {
-		if ((cursor = cursor_make(l, res, shown - 1)) == NULL ||
-		    evbuffer_add_printf(out, "],\"next\":\"%s\"}\n", cursor) == -1)
-			goto nomem;
-	} else if (evbuffer_add(out, "],\"next\":null}\n", 15) == -1)
-		goto nomem;
-	http_reply_buffer(req, 200, "application/json; charset=utf-8", out);
+	if ((out = evbuffer_new()) == NULL ||
+	    (rows > l->limit && (cursor = cursor_make(l, res, shown - 1)) == NULL))
+		goto fail;
+	if (l->csv ? !page_csv(l, res, shown, cursor, out) :
+	    !page_json(l, res, shown, cursor, out))
+		goto fail;
+	/* The same address has two representations. */
+	http_set_header(req, "Vary", "Accept");
+	http_reply_buffer(req, 200, l->csv ? "text/csv; charset=utf-8" :
+	    "application/json; charset=utf-8", out);
 	goto out;
-nomem:
-	http_reply_error(req, 500, "out of memory", NULL);
+fail:
+	http_reply_error(req, 500, "cannot write the page", NULL);
 out:
 	if (out != NULL)
 		evbuffer_free(out);

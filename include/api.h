@@ -15,6 +15,14 @@ void	api_healthz(struct request *req);
 void	api_readyz(struct request *req);
 void	api_metrics(struct request *req);
 
+/*
+ * api_openapi.c: the OpenAPI 3.0 document of the route table, daemon/openapi.json
+ * as it was at build time (NUL-terminated; _len bytes without the NUL).
+ */
+extern const char	api_openapi_json[];
+extern const size_t	api_openapi_json_len;
+void	api_get_openapi(struct request *req);
+
 /* api_static.c: the dashboard's files under http.web_root */
 void	api_static(struct request *req);
 

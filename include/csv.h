@@ -2,6 +2,7 @@
  * A reader of delimited text as Chile's public data is published: `;` (or `,`)
  * separated, UTF-8 with or without a BOM, CRLF or LF, RFC 4180 quoting. It reads a
  * buffer in memory, one record at a time, and knows the line each record starts on.
+ * It also writes fields with the same quoting, for the read API's CSV pages.
  */
 #ifndef ICTMON_CSV_H
 #define ICTMON_CSV_H
@@ -63,5 +64,14 @@ void	csv_reader_free(struct csv_reader *r);
  */
 int	csv_next(struct csv_reader *r, struct csv_record *rec);
 const char *csv_error(const struct csv_reader *r);
+
+struct evbuffer;
+
+/*
+ * Appends one field as RFC 4180 writes it: quoted when it holds the separator, a
+ * quote, CR or LF, its quotes doubled; as it is otherwise. The caller writes the
+ * separators and the CRLF that ends a record. False when out of memory.
+ */
+bool	csv_put_field(struct evbuffer *out, const char *data, size_t len, char sep);
 
 #endif

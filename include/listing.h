@@ -3,7 +3,8 @@
  * reply {"items": [...], "next": cursor or null}, and the cursor, which holds the sort
  * key of a page's last row. A cursor is base64url of the list's tag, ':' and the key's
  * parts joined by NUL bytes, so one list's cursor is refused by another; it is opaque
- * to clients.
+ * to clients. A request whose Accept prefers text/csv gets the page as CSV instead
+ * (csvout.h), the next page's cursor in a Link header.
  */
 #ifndef ICTMON_LISTING_H
 #define ICTMON_LISTING_H
@@ -28,6 +29,7 @@ struct listing {
 	char		 tag;
 	int		 parts;
 	long		 limit;
+	bool		 csv;		/* the reply is CSV (Accept prefers text/csv) */
 	char		 limit_plus[24];	/* limit + 1 as text: the query's LIMIT */
 	/* The key of ?after= (each part NULL without a cursor or when it was empty). */
 	const char	*after[LISTING_PARTS_MAX];
@@ -35,7 +37,7 @@ struct listing {
 };
 
 /*
- * Reads ?limit= (1 to api.page_max) and ?after= for the list `tag` whose key has the
+ * Reads ?limit= (1 to api.page_max), ?after= and the Accept header for the list `tag` whose key has the
  * shape `shape`, one letter a part: 'i' a row id, 'd' a decimal or nothing, 't' a
  * text that is not empty. NULL after replying (400 or 500); else the caller passes it
  * to listing_query().

@@ -63,6 +63,19 @@ class Serving(harness.DatabaseTestCase):
         self.assertRegex(text, r'(?m)^ictmon_db_pool_connections\{state="in_use"\} \d')
         self.assertRegex(text, r"(?m)^ictmon_db_pool_waiting \d")
 
+    def test_openapi_document_without_token(self):
+        r = self.d.get("/v1/openapi.json")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"),
+                        r.headers)
+        document = r.json
+        self.assertEqual(document["openapi"], "3.0.3")
+        # What the server answers is the document of the source tree, as built in.
+        with open(os.path.join(harness.SOURCE_DIR, "daemon", "openapi.json"), "rb") as f:
+            self.assertEqual(r.body, f.read())
+        self.assertEqual(document["paths"]["/v1/openapi.json"]["get"]["x-ictmon-role"],
+                         "public")
+
     def test_unknown_path_404_json(self):
         assert_error_shape(self, self.d.get("/v1/no-such-resource"), 404, "not_found")
 

@@ -2,13 +2,15 @@
 projects, OCDS procurement and budget lines, checked against counts made here from the
 files themselves; agency isolation; idempotency (replay, another body, in flight); every
 error status with its message; a client killed mid-body; re-pushes that change nothing;
-`ictmonctl import`; and the read API's pagination."""
+`ictmonctl import`; and the read API's pagination, as JSON and as CSV."""
 
+import csv
 import decimal
 import hashlib
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -43,6 +45,49 @@ def project(pid, **fields):
     record = {"id": pid, "title": "Project " + pid, "status": "planned"}
     record.update(fields)
     return record
+
+
+class Number(str):
+    """A JSON number's exact text, as the CSV must show it."""
+
+
+def exact_text(body):
+    """A JSON reply with every number kept as its text."""
+    return json.loads(body, parse_float=Number, parse_int=Number)
+
+
+def csv_cell(value):
+    """What a CSV cell holds for an item's value (csvout.h), or None for a nested
+    value that is compact JSON (compared by parsing it)."""
+    def scalar(v):
+        if v is None:
+            return ""
+        if v is True or v is False:
+            return "true" if v else "false"
+        return str(v)
+
+    if isinstance(value, dict) or (isinstance(value, list) and
+                                   any(isinstance(e, (dict, list)) for e in value)):
+        return None
+    if isinstance(value, list):
+        text = "; ".join(scalar(e) for e in value)
+    elif isinstance(value, Number):
+        return str(value)
+    else:
+        text = scalar(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and text and \
+            not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?", text):
+        return "'" + text
+    return text
+
+
+def link_next(header):
+    """The target of a Link header's rel="next", or None."""
+    if header is None:
+        return None
+    m = re.fullmatch(r'<([^>]*)>; rel="next"', header)
+    assert m is not None, header
+    return m.group(1)
 
 
 @unittest.skipUnless(os.path.exists(PORTUGAL), "no shared data")
@@ -91,6 +136,102 @@ class Ingest(harness.DatabaseTestCase):
             after = r.json["next"]
             if after is None:
                 return items, pages
+
+    def walk_csv(self, path, limit, token=None):
+        """Every row of a list as CSV, following the Link chain; asserts each page is
+        CSV with the same header row and that only the last page lacks a Link."""
+        header, rows, pages = None, [], 0
+        url = "%s%slimit=%d" % (path, "&" if "?" in path else "?", limit)
+        while url is not None:
+            r = self.d.get(url, headers={
+                "Authorization": "Bearer " + (token or self.analyst),
+                "Accept": "text/csv;q=1, application/json;q=0.5"})
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.headers["Content-Type"], "text/csv; charset=utf-8")
+            self.assertIn("Accept", r.headers.get("Vary", ""))
+            self.assertFalse(r.body.startswith(b"\xef\xbb\xbf"))
+            text = r.body.decode("utf-8")
+            # Every record ends in CRLF; a bare LF only inside a quoted field.
+            self.assertTrue(text.endswith("\r\n"), text[-40:])
+            records = list(csv.reader(io.StringIO(text, newline="")))
+            self.assertGreaterEqual(len(records), 2)
+            if header is None:
+                header = records[0]
+            self.assertEqual(records[0], header)
+            self.assertLessEqual(len(records) - 1, limit)
+            self.assertTrue(all(len(rec) == len(header) for rec in records))
+            rows += records[1:]
+            pages += 1
+            url = link_next(r.headers.get("Link"))
+            if url is not None:
+                self.assertTrue(url.startswith(path.split("?")[0] + "?"), url)
+                self.assertEqual(url.count("after="), 1, url)
+                self.assertIn("limit=%d" % limit, url)
+        return header, rows, pages
+
+    def test_projects_csv_pages_walk_the_same_rows_as_json(self):
+        body = {"projects": [project(
+            "CSV-%03d" % i, agency=AGENCY_B, status="in_progress",
+            title="Plataforma, fase %d \"piloto\"" % i,
+            description=("=HYPERLINK(\"http://x\")" if i % 3 == 0 else
+                         "Ñuñoa — línea 1\nlínea 2"),
+            capabilities=["interop", "+firma"], planned_cost="1000000.50",
+            projected_cost="1250000.75", planned_start="2024-01-01",
+            planned_end="2025-06-30", currency="CLP") for i in range(17)]}
+        r = self.push("/v1/projects", body)
+        self.assertEqual(r.status, 201, r.body)
+        path = "/v1/projects?agency=" + AGENCY_B
+        items, json_pages = self.walk(path, 4)
+        header, rows, csv_pages = self.walk_csv(path, 4)
+        self.assertEqual(csv_pages, json_pages)
+        self.assertEqual(len(rows), len(items))
+        self.assertEqual(len(set(r[header.index("id")] for r in rows)), len(rows))
+        # The same rows as the JSON walk, cell by cell, numbers as their exact text.
+        exact_items = []
+        url, after = "%s&limit=4" % path, None
+        while True:
+            r = self.get(url + ("&after=" + after if after else ""))
+            page = exact_text(r.body)
+            exact_items += page["items"]
+            after = page["next"]
+            if after is None:
+                break
+        self.assertEqual(header, list(exact_items[0].keys()))
+        for item, plain, row in zip(exact_items, items, rows):
+            for name, cell in zip(header, row):
+                want = csv_cell(item.get(name))
+                if want is None:
+                    self.assertEqual(json.loads(cell), plain[name], name)
+                else:
+                    self.assertEqual(cell, want, name)
+        ours = [r for r in rows if r[header.index("id")].startswith("CSV-")]
+        self.assertEqual(len(ours), 17)
+        sample = ours[0]
+        self.assertEqual(sample[header.index("description")], "'=HYPERLINK(\"http://x\")")
+        self.assertEqual(sample[header.index("capabilities")], "interop; +firma")
+        self.assertEqual(sample[header.index("cv")], "-250000.25")
+        self.assertEqual(ours[1][header.index("description")], "Ñuñoa — línea 1\nlínea 2")
+
+        # Accept that does not prefer CSV, and a route that is not a list: JSON.
+        for accept in ("*/*", "application/json, text/csv", "text/csv;q=0.4, */*"):
+            r = self.d.get(path + "&limit=2", headers={
+                "Authorization": "Bearer " + self.analyst, "Accept": accept})
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.headers["Content-Type"].startswith("application/json"),
+                            accept)
+            self.assertIsNone(r.headers.get("Link"))
+        r = self.d.get("/healthz", headers={"Accept": "text/csv"})
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
+        # Errors stay JSON; an empty page is an empty body.
+        r = self.d.get("/v1/projects?limit=0", headers={
+            "Authorization": "Bearer " + self.analyst, "Accept": "text/csv"})
+        self.assertEqual(r.status, 400)
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
+        r = self.d.get("/v1/budget?agency=" + AGENCY_B + "&limit=1&after=YjoxMDAwMDAwMDAw",
+                       headers={"Authorization": "Bearer " + self.analyst,
+                                "Accept": "text/csv"})
+        self.assertEqual((r.status, r.body), (200, b""), r.body)
+        self.assertEqual(r.headers["Content-Type"], "text/csv; charset=utf-8")
 
     # --- procurement ---------------------------------------------------------------
 
