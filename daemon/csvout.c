@@ -13,6 +13,7 @@
 
 #include "csv.h"
 #include "csvout.h"
+#include "http.h"
 #include "sjson.h"
 
 #define OWS	" \t"
@@ -328,38 +329,17 @@ out:
 	return ok;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Whether a query argument `arg` (name[=value], percent-encoded) is named `after`. */
 static bool
 is_after(const char *arg, size_t len)
 {
-	static const char	 name[] = "after";
-	const char		*eq = memchr(arg, '=', len);
-	size_t			 end = eq != NULL ? (size_t)(eq - arg) : len, k = 0;
+	/* "after" with every byte escaped takes 15: a longer name is another one. */
+	char		 name[16];
+	const char	*eq = memchr(arg, '=', len);
+	size_t		 end = eq != NULL ? (size_t)(eq - arg) : len, n;
 
-	for (size_t i = 0; i < end; i++, k++) {
-		int c = (unsigned char)arg[i];
-
-		if (c == '%' && i + 2 < end && hex_value(arg[i + 1]) >= 0 &&
-		    hex_value(arg[i + 2]) >= 0) {
-			c = hex_value(arg[i + 1]) << 4 | hex_value(arg[i + 2]);
-			i += 2;
-		}
-		if (k >= sizeof(name) - 1 || c != name[k])
-			return false;
-	}
-	return k == sizeof(name) - 1;
+	return end < sizeof(name) && http_percent_decode(arg, end, name, &n) &&
+	    n == 5 && memcmp(name, "after", 5) == 0;
 }
 
 /* Appends s, percent-encoding what a URI reference may not hold as it is. */

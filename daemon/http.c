@@ -152,12 +152,9 @@ hex_value(char c)
 	return -1;
 }
 
-/*
- * Percent-decodes len bytes of s into out (len + 1 bytes). Fails on a malformed escape
- * and on %00, which would cut the value short wherever it is used as a C string.
- */
-static bool
-percent_decode(const char *s, size_t len, char *out, size_t *outlen)
+/* See http.h: route parameters and query values here, query names in csvout.c. */
+bool
+http_percent_decode(const char *s, size_t len, char *out, size_t *outlen)
 {
 	size_t	n = 0;
 	int	hi, lo;
@@ -226,11 +223,11 @@ pattern_match(const char *pattern, const char *path, struct route_params *params
 		slen = strcspn(s, "/");
 		if (plen == 1 && p[0] == '*' && p[1] == '\0') {
 			/* The wildcard takes the rest of the path, slashes included. */
-			if (!percent_decode(s, strlen(s), decoded, &dlen))
+			if (!http_percent_decode(s, strlen(s), decoded, &dlen))
 				return false;
 			return params == NULL || capture(params, p, 1, decoded, dlen);
 		}
-		if (!percent_decode(s, slen, decoded, &dlen))
+		if (!http_percent_decode(s, slen, decoded, &dlen))
 			return false;
 		if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
 			if (dlen == 0 || memchr(decoded, '/', dlen) != NULL)

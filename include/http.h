@@ -75,6 +75,11 @@ const char	*request_param(const struct request *req, const char *name);
 /* A query-string argument, decoded; NULL when absent. */
 const char	*request_query(struct request *req, const char *name);
 const char	*request_header(const struct request *req, const char *name);
+/*
+ * Percent-decodes len bytes of s into out (len + 1 bytes, NUL-terminated). Fails on a
+ * malformed escape and on %00, which would cut the value short as a C string.
+ */
+bool		 http_percent_decode(const char *s, size_t len, char *out, size_t *outlen);
 /* Whether a Content-Type's media type (parameters aside) is `type`, any case. */
 bool		 http_media_type_is(const char *header, const char *type);
 /* The body; NULL with *len 0 when empty. Points into the request's buffer. */
