@@ -14,6 +14,8 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/v1/openapi.json", api_get_openapi, ROLE_PUBLIC },
 	{ EVHTTP_REQ_POST,	"/v1/projects",	api_post_projects,	ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/projects",	api_get_projects,	ROLE_AGENCY },
+	/* Agency role: an agency token reads its own agency's projects. */
+	{ EVHTTP_REQ_GET,	"/v1/projects/{agency}/{id}", api_get_project, ROLE_AGENCY },
 	{ EVHTTP_REQ_POST,	"/v1/procurement", api_post_procurement, ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/awards",	api_get_awards,	ROLE_AGENCY },
 	{ EVHTTP_REQ_POST,	"/v1/budget",	api_post_budget,	ROLE_AGENCY },
@@ -26,6 +28,12 @@ const struct route api_routes[] = {
 	{ EVHTTP_REQ_GET,	"/v1/indicators/catalogue", api_get_catalogue, ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/indicators/runs", api_get_indicator_runs, ROLE_ANALYST },
 	{ EVHTTP_REQ_GET,	"/v1/overlaps",	api_get_overlaps, ROLE_AGENCY },
+	/* Agency role: an agency token reads the overlaps involving its agency. */
+	{ EVHTTP_REQ_GET,	"/v1/overlaps/{id}", api_get_overlap, ROLE_AGENCY },
+	/* Agency role: the aggregates are portfolio-wide, the rest scoped to it. */
+	{ EVHTTP_REQ_GET,	"/v1/session",	api_get_session, ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/portfolio", api_get_portfolio, ROLE_AGENCY },
+	{ EVHTTP_REQ_GET,	"/v1/agencies",	api_get_agencies, ROLE_AGENCY },
 	{ EVHTTP_REQ_GET,	"/v1/agencies/{code}/scorecard", api_get_scorecard,
 	  ROLE_AGENCY },
 	/* Agency role: an agency token sees the alerts involving its agency. */

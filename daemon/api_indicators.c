@@ -1,6 +1,7 @@
 /*
  * What the indicators found, read back: GET /v1/indicators (results), /v1/overlaps
- * (the four overlap kinds by the money at stake), /v1/agencies/{code}/scorecard, the
+ * (the four overlap kinds by the money at stake) and /v1/overlaps/{id} (one, its
+ * evidence joined back to awards and projects), /v1/agencies/{code}/scorecard, the
  * catalogue and the runs. The results shown for a code are those of the newest done
  * run that computed it. Items are built by PostgreSQL, decimals as exact strings and
  * the evidence as stored; computing them is indicators.c's.
@@ -14,37 +15,13 @@
 #include "config.h"
 #include "daemon.h"
 #include "db.h"
+#include "indicator_sql.h"
 #include "indicators.h"
 #include "listing.h"
 #include "log.h"
 
 #define CODES_MAX		512	/* the catalogue's codes as a text[] literal */
 #define SCORECARD_OVERLAPS	"20"	/* overlaps listed in a scorecard, by amount */
-
-#define UTC_TEXT(col) \
-    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
-/* The run of each code ($1, a text[]) whose results are the current ones. */
-#define LATEST_RUNS \
-    "latest AS (SELECT c.code, (SELECT r.id FROM indicator_run r" \
-    "  WHERE r.status = 'done' AND c.code = ANY (r.codes)" \
-    "  ORDER BY r.finished_at DESC, r.id DESC LIMIT 1) AS run_id" \
-    " FROM unnest($1::text[]) AS c(code))"
-
-#define OVERLAP_KIND(x) \
-    "CASE " x ".code WHEN 'DUP-PROJECT' THEN 'duplicates' WHEN 'OVL-SPEND' THEN 'spend'" \
-    " WHEN 'OVL-TENDER' THEN 'tender' WHEN 'SPLIT' THEN 'split' END"
-
-/* One result as the API shows it: x an indicator_result, r its run. */
-#define RESULT_OBJECT(x, r) \
-    "json_build_object('id', " x ".id, 'code', " x ".code, 'subject', " x ".subject," \
-    " 'agency', (SELECT g.code FROM agency g WHERE g.id = " x ".agency_id)," \
-    " 'agencies', coalesce((SELECT json_agg(g.code ORDER BY g.code) FROM agency g" \
-    "  WHERE g.id = ANY (" x ".agencies)), '[]')," \
-    " 'value', " x ".value::text, 'band', " x ".band, 'amount', " x ".amount::text," \
-    " 'currency', " x ".currency, 'fingerprint', " x ".fingerprint," \
-    " 'evidence', " x ".evidence, 'run_id', " x ".run_id," \
-    " 'computed_at', " UTC_TEXT(r ".finished_at") ")"
 
 /*
  * $1 codes, $2 agency code or NULL, $3 band or NULL, $4 the last id of the previous
@@ -80,6 +57,67 @@ static const char sql_overlaps[] =
     "    OR (x.amount = $5 AND x.id > $4))))"
     " ORDER BY x.amount DESC NULLS LAST, x.id LIMIT $6::int";
 
+/*
+ * One current overlap result by id, its evidence made readable. $1 the overlap codes,
+ * $2 the id, $3 the base currency, $4 the asking agency token's code or NULL. Column
+ * 0 tells whether $4 may read it (the agency is involved); no row when the id is not
+ * a current result.
+ */
+static const char sql_overlap[] =
+    "WITH " LATEST_RUNS ","
+    " x AS (SELECT x.*, r.finished_at FROM latest l"
+    "  JOIN indicator_result x ON x.run_id = l.run_id AND x.code = l.code"
+    "  JOIN indicator_run r ON r.id = x.run_id WHERE x.id = $2::bigint),"
+    " ev AS (SELECT e.value AS e, e.n FROM x,"
+    "  jsonb_array_elements(x.evidence -> 'rows') WITH ORDINALITY AS e(value, n))"
+    " SELECT $4::text IS NULL OR EXISTS (SELECT 1 FROM agency g WHERE g.code = $4"
+    "  AND (g.id = ANY (x.agencies) OR g.id = x.agency_id)),"
+    " (" OVERLAP_ITEM("x", "x", "$3") " || jsonb_build_object('rows', jsonb_build_object("
+    "  'awards', (SELECT coalesce(jsonb_agg(jsonb_build_object('ocid', w.ocid,"
+    "    'award_id', w.award_id, 'buyer', g.code, 'buyer_name', g.name,"
+    "    'suppliers', coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id,"
+    "     'name', s.name) ORDER BY s.id) FROM award_supplier z"
+    "     JOIN supplier s ON s.id = z.supplier_id"
+    "     WHERE z.ocid = w.ocid AND z.award_id = w.award_id), '[]'),"
+    "    'date', " UTC_TEXT("w.date") ", 'amount', w.value_amount::text,"
+    "    'currency', w.currency,"
+    "    'classification', coalesce((SELECT min(i.classification_id) FROM item i"
+    "     WHERE i.ocid = w.ocid AND i.parent_kind = 'award'"
+    "      AND i.parent_id = w.award_id), (SELECT min(i.classification_id)"
+    "     FROM item i WHERE i.ocid = w.ocid AND i.parent_kind = 'tender'),"
+    "     ev.e ->> 'classification'),"
+    "    'title', w.title, 'method', t.method, 'status', w.status) ORDER BY ev.n), '[]')"
+    "   FROM ev JOIN award w ON w.ocid = ev.e ->> 'ocid'"
+    "    AND w.award_id = ev.e ->> 'award_id'"
+    "   LEFT JOIN agency g ON g.id = w.buyer_agency_id"
+    "   LEFT JOIN tender t ON t.ocid = w.ocid"
+    "   WHERE ev.e ->> 'kind' = 'award'),"
+    "  'tenders', (SELECT coalesce(jsonb_agg(jsonb_build_object('ocid', ev.e ->> 'ocid',"
+    "    'buyer', ev.e ->> 'agency', 'buyer_name', g.name, 'title', ev.e ->> 'title',"
+    "    'status', ev.e ->> 'status', 'method', ev.e ->> 'method',"
+    "    'amount', ev.e ->> 'amount', 'currency', ev.e ->> 'currency',"
+    "    'period_end', ev.e ->> 'period_end',"
+    "    'classification', ev.e ->> 'classification') ORDER BY ev.n), '[]')"
+    "   FROM ev LEFT JOIN agency g ON g.code = ev.e ->> 'agency'"
+    "   WHERE ev.e ->> 'kind' = 'tender'),"
+    "  'projects', (SELECT coalesce(jsonb_agg(jsonb_build_object('agency', a.code,"
+    "    'agency_name', a.name, 'id', p.external_id, 'title', p.title,"
+    "    'status', p.status, 'planned_cost', p.planned_cost::text,"
+    "    'currency', p.currency, 'planned_start', p.planned_start,"
+    "    'planned_end', p.planned_end,"
+    "    'similarity', (SELECT max((q ->> 'similarity')::numeric)"
+    "     FROM jsonb_array_elements(x.evidence -> 'pairs') q"
+    "     WHERE a.code || '/' || p.external_id IN (q ->> 'a', q ->> 'b'))::text)"
+    "    ORDER BY ev.n), '[]')"
+    "   FROM ev JOIN project p ON p.id = (ev.e ->> 'project_id')::bigint"
+    "   JOIN agency a ON a.id = p.agency_id"
+    "   WHERE ev.e ->> 'kind' = 'project')),"
+    "  'alerts', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id,"
+    "    'rule', a.rule, 'state', a.state, 'severity', a.severity,"
+    "    'acked', a.acked_at IS NOT NULL) ORDER BY a.id), '[]') FROM alert a"
+    "   WHERE a.indicator = x.code AND a.fingerprint = a.rule || ':' || x.fingerprint)"
+    " ))::text FROM x";
+
 #define BANDS(code) \
     "(SELECT json_build_object('low', count(*) FILTER (WHERE x.band = 'low')," \
     " 'medium', count(*) FILTER (WHERE x.band = 'medium')," \
@@ -101,14 +139,46 @@ static const char sql_overlaps[] =
 /*
  * One agency's page: its coordination index and what makes it, supplier
  * concentration, budget execution, its projects' variance bands, the open overlaps
- * involving it (largest first) and stale data. $1 codes, $2 the agency's code.
+ * involving it (largest first), stale data, its top suppliers (CONC-VENDOR's) and
+ * this fiscal year's execution month by month. $1 codes, $2 the agency's code, $3
+ * and $4 the general parameters ict_budget and ict_unspsc (what is ICT, as the
+ * portfolio indicators read it), $5 the base currency.
  */
 static const char sql_scorecard[] =
     "WITH ag AS (SELECT id, code, name FROM agency WHERE code = $2), " LATEST_RUNS ","
     " res AS (SELECT x.*, r.finished_at FROM latest l"
     "  JOIN indicator_result x ON x.run_id = l.run_id AND x.code = l.code"
     "  JOIN indicator_run r ON r.id = x.run_id, ag"
-    "  WHERE x.agencies @> ARRAY[ag.id] OR x.agency_id = ag.id)"
+    "  WHERE x.agencies @> ARRAY[ag.id] OR x.agency_id = ag.id),"
+    /* The agency's ICT budget lines of this year, in the base currency $5. */
+    " ict_lines AS (SELECT b.phase, b.period," MONEY("b.amount", "b.currency",
+	"make_date(b.fiscal_year, 1, 1)", "$5") " AS amount"
+    "  FROM budget_line b, ag WHERE b.agency_id = ag.id"
+    "   AND b.fiscal_year = extract(year FROM current_date)"
+    "   AND b.phase IN ('approved', 'modified', 'accrued')"
+    "   AND budget_classification_under(budget_classification(b.subtitulo, b.item,"
+    "    b.asignacion), string_to_array(replace($3, ' ', ''), ','))"
+    /* An asignación is not counted again under its ítem (portfolio_ict_budget()). */
+    "   AND NOT (b.asignacion IS NOT NULL AND EXISTS (SELECT 1 FROM budget_line u"
+    "    WHERE u.agency_id = b.agency_id AND u.fiscal_year = b.fiscal_year"
+    "     AND u.program = b.program AND u.subtitulo = b.subtitulo"
+    "     AND u.item = b.item AND u.asignacion IS NULL AND u.phase = b.phase"
+    "     AND u.period IS NOT DISTINCT FROM b.period"
+    "     AND budget_classification_under(budget_classification(u.subtitulo,"
+    "      u.item, NULL), string_to_array(replace($3, ' ', ''), ','))))),"
+    /* Its ICT awards of this year (an item under an ict_unspsc prefix, $4), standing. */
+    " ict_awards AS (SELECT extract(month FROM w.date AT TIME ZONE 'UTC')::integer"
+    "   AS month, " MONEY("w.value_amount", "w.currency",
+	"(w.date AT TIME ZONE 'UTC')::date", "$5") " AS money"
+    "  FROM award w, ag WHERE w.buyer_agency_id = ag.id"
+    "   AND w.date >= make_date(extract(year FROM current_date)::integer, 1, 1)"
+    "   AND w.date < make_date(extract(year FROM current_date)::integer + 1, 1, 1)"
+    "   AND (w.status IS NULL OR lower(w.status) = 'active')"
+    "   AND EXISTS (SELECT 1 FROM item i, unnest(string_to_array(replace($4, ' ', ''),"
+    "    ',')) AS pfx WHERE i.ocid = w.ocid AND pfx <> ''"
+    "    AND ((i.parent_kind = 'award' AND i.parent_id = w.award_id)"
+    "     OR i.parent_kind = 'tender')"
+    "    AND starts_with(regexp_replace(i.classification_id, '[^0-9]', '', 'g'), pfx)))"
     " SELECT json_build_object("
     "  'agency', json_build_object('code', ag.code, 'name', ag.name),"
     "  'computed_at', (SELECT " UTC_TEXT("max(x.finished_at)") " FROM res x),"
@@ -137,7 +207,25 @@ static const char sql_scorecard[] =
     "    'medium', count(*) FILTER (WHERE x.band = 'medium'),"
     "    'high', count(*) FILTER (WHERE x.band = 'high'),"
     "    'none', count(*) FILTER (WHERE x.band = 'none')) AS bands"
-    "    FROM res x GROUP BY x.code) b))::text"
+    "    FROM res x GROUP BY x.code) b),"
+    "  'vendors', coalesce((SELECT json_agg(json_build_object('supplier', v ->> 'id',"
+    "    'name', v ->> 'name', 'amount', v ->> 'amount', 'share', v ->> 'share')"
+    "    ORDER BY n) FROM res x, jsonb_array_elements(x.evidence -> 'suppliers')"
+    "    WITH ORDINALITY AS s(v, n) WHERE x.code = 'CONC-VENDOR'"
+    "    AND x.agency_id = ag.id AND x.currency = $5), '[]'),"
+    "  'execution', (SELECT json_agg(json_build_object("
+    "    'month', to_char(make_date(m.y, m.m, 1), 'YYYY-MM'),"
+    "    'budget', coalesce((SELECT sum(CASE WHEN b.period IS NULL"
+    "      THEN round(b.amount / 12, 2) ELSE b.amount END) FROM ict_lines b"
+    "     WHERE b.phase = (SELECT CASE WHEN bool_or(k.phase = 'modified')"
+    "      THEN 'modified' ELSE 'approved' END FROM ict_lines k)"
+    "      AND (b.period IS NULL OR b.period = m.m)), 0)::text,"
+    "    'spent', coalesce((SELECT sum(b.amount) FROM ict_lines b"
+    "     WHERE b.phase = 'accrued' AND b.period = m.m), 0)::text,"
+    "    'awarded', coalesce((SELECT sum(w.money) FROM ict_awards w"
+    "     WHERE w.month = m.m), 0)::text) ORDER BY m.m)"
+    "   FROM (SELECT extract(year FROM current_date)::integer AS y, g AS m"
+    "    FROM generate_series(1, 12) g) m))::text"
     " FROM ag";
 
 static const char sql_runs[] =
@@ -257,6 +345,33 @@ api_get_overlaps(struct request *req)
 	listing_query(page, sql_overlaps, 6, values);
 }
 
+static const struct api_object overlap_object = {
+	"current overlap", "an agency token reads only the overlaps involving its agency"
+};
+
+void
+api_get_overlap(struct request *req)
+{
+	const char	*id = request_param(req, "id");
+	const char	*codes_of[4], *values[4];
+	char		 codes[CODES_MAX];
+	size_t		 len = id != NULL ? strlen(id) : 0;
+
+	/* A result id: a positive bigint, digits only. */
+	if (len == 0 || len > 18 || strspn(id, "0123456789") != len || id[0] == '0') {
+		http_reply_error(req, 400, "id: must be a positive integer", NULL);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(overlap_kinds) / sizeof(overlap_kinds[0]); i++)
+		codes_of[i] = overlap_kinds[i].code;
+	codes_literal(codes_of, 4, codes, sizeof(codes));
+	values[0] = codes;
+	values[1] = id;
+	values[2] = config_str(req->daemon->cfg, CFG_IND_CURRENCY);
+	values[3] = req->who.role == ROLE_AGENCY ? req->who.agency_code : NULL;
+	api_object_query(req, &overlap_object, sql_overlap, 4, values);
+}
+
 void
 api_get_indicator_runs(struct request *req)
 {
@@ -270,33 +385,13 @@ api_get_indicator_runs(struct request *req)
 	listing_query(page, sql_runs, 2, values);
 }
 
-static void
-on_scorecard(PGresult *res, const char *error, void *arg)
-{
-	struct request *req = arg;
-
-	if (res == NULL) {
-		http_reply_unavailable(req, "the database is not available");
-		return;
-	}
-	if (!db_result_ok(res)) {
-		log_error("api", "rid=%s %s", req->id, db_result_error(res, error));
-		http_reply_error(req, 500, "cannot read the scorecard", NULL);
-		return;
-	}
-	if (PQntuples(res) == 0) {
-		http_reply_error(req, 404, "no such agency", NULL);
-		return;
-	}
-	http_reply_data(req, 200, "application/json; charset=utf-8", PQgetvalue(res, 0, 0),
-	    (size_t)PQgetlength(res, 0, 0));
-}
+static const struct api_object scorecard_object = { "agency", NULL };
 
 void
 api_get_scorecard(struct request *req)
 {
 	const char	*agency = request_param(req, "code");
-	const char	*values[2];
+	const char	*values[5];
 	char		 codes[CODES_MAX];
 
 	if (agency == NULL || !agency_code_valid(agency)) {
@@ -311,14 +406,10 @@ api_get_scorecard(struct request *req)
 	catalogue_codes(codes, sizeof(codes));
 	values[0] = codes;
 	values[1] = agency;
-	switch (db_query(req->daemon->db, sql_scorecard, 2, values, on_scorecard, req)) {
-	case DB_QUEUED:
-		return;
-	case DB_UNAVAILABLE:
-	case DB_BUSY:
-		http_reply_unavailable(req, "the database is not available");
-		return;
-	}
+	values[2] = config_str(req->daemon->cfg, CFG_IND_ICT_BUDGET);
+	values[3] = config_str(req->daemon->cfg, CFG_IND_ICT_UNSPSC);
+	values[4] = config_str(req->daemon->cfg, CFG_IND_CURRENCY);
+	api_object_query(req, &scorecard_object, sql_scorecard, 5, values);
 }
 
 static const char *

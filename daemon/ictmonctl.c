@@ -63,6 +63,9 @@ static const struct command commands[] = {
 	  "import Chile's institutions.csv (Partida;Capítulo;Programa;Name)" },
 	{ "agency", "list", "", 0, 0, { NULL }, NEEDS_SCHEMA, cmd_agency_list,
 	  "list the agencies" },
+	{ "agency", "alias", "CODE IDENTIFIER [--scheme ocds-buyer]", 2, 2, { "scheme" },
+	  NEEDS_SCHEMA, cmd_agency_alias, "map another system's name of an agency to it "
+	  "(an OCDS buyer id: its stored processes move to the agency)" },
 	{ "token", "create", "--role agency|analyst|admin [--agency CODE] [--name TEXT] "
 	  "[--expires-in DAYS]", 0, 0, { "role", "agency", "name", "expires-in" },
 	  NEEDS_SCHEMA, cmd_token_create,

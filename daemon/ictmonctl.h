@@ -1,7 +1,7 @@
 /*
  * What ictmonctl's files share: a row of the command table, the state of one run, the
  * exit codes, and the helpers of daemon/ictmonctl.c that the commands of other files
- * (daemon/ictmonctl_alerts.c) use. Nothing here is part of the library.
+ * (daemon/ictmonctl_alerts.c, ictmonctl_alias.c) use. Nothing here is part of the library.
  */
 #ifndef ICTMON_ICTMONCTL_H
 #define ICTMON_ICTMONCTL_H
@@ -88,6 +88,9 @@ void		 print_table(const PGresult *res);
 int		 db_open(struct ctl *ctl);
 /* The id of the agency with `code`, as text in id (24 bytes); false, said, if none. */
 bool		 agency_id(struct ctl *ctl, const char *code, char *id);
+
+/* ictmonctl_alias.c: an agency's names in other systems */
+int	cmd_agency_alias(struct ctl *);
 
 /* ictmonctl_alerts.c: recipients of alert emails, alerts and silences */
 int	cmd_recipient_add(struct ctl *);

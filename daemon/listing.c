@@ -19,6 +19,7 @@
 #include "http.h"
 #include "listing.h"
 #include "log.h"
+#include "utf8.h"
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -85,9 +86,8 @@ is_id(const char *s)
 	return n > 0 && n <= 18 && s[n] == '\0' && s[0] != '0';
 }
 
-/* A decimal as PostgreSQL writes numeric: [-]digits[.digits]. */
-static bool
-is_decimal(const char *s)
+bool
+listing_is_decimal(const char *s)
 {
 	size_t n;
 
@@ -102,6 +102,27 @@ is_decimal(const char *s)
 		s += n;
 	}
 	return *s == '\0';
+}
+
+bool
+listing_is_date(const char *s)
+{
+	static const int	 days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int			 y, m, d;
+
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
+			return false;
+	if (s[10] != '\0')
+		return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1)
+		return false;
+	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return d <= 29;
+	return d <= days[m - 1];
 }
 
 /* The cursor after row `row`: tag ':' and its key parts joined by NUL bytes. */
@@ -150,11 +171,12 @@ cursor_read(struct listing *l, const char *cursor, const char *shape)
 				return false;
 			break;
 		case 'd':
-			if (*p != '\0' && !is_decimal(p))
+			if (*p != '\0' && !listing_is_decimal(p))
 				return false;
 			break;
 		default:
-			if (*p == '\0')
+			/* The database would refuse malformed UTF-8: a 400, not a 500. */
+			if (*p == '\0' || !utf8_valid(p, strlen(p)))
 				return false;
 			break;
 		}
@@ -206,9 +228,18 @@ listing_new(struct request *req, char tag, const char *shape)
 bool
 listing_agency(struct request *req, const char **agency)
 {
-	*agency = request_query(req, "agency");
+	return listing_agency_named(req, "agency", agency);
+}
+
+bool
+listing_agency_named(struct request *req, const char *name, const char **agency)
+{
+	char message[96];
+
+	*agency = request_query(req, name);
 	if (*agency != NULL && !agency_code_valid(*agency)) {
-		http_reply_error(req, 400, "agency: must be an agency code", NULL);
+		snprintf(message, sizeof(message), "%s: must be an agency code", name);
+		http_reply_error(req, 400, message, NULL);
 		return false;
 	}
 	if (req->who.role == ROLE_AGENCY) {
@@ -241,6 +272,30 @@ page_json(struct listing *l, PGresult *res, int shown, const char *cursor,
 }
 
 /*
+ * A spreadsheet saves the table under the list's name: the route pattern's last word
+ * ("/v1/projects" gives ictmon-projects.csv), never the client's path, so the header
+ * holds no text from the request.
+ */
+static void
+content_disposition(struct request *req)
+{
+	const char	*pattern = req->route != NULL ? req->route->pattern : "",
+			*word = strrchr(pattern, '/');
+	char		 value[128];
+	size_t		 n;
+
+	word = word != NULL ? word + 1 : pattern;
+	n = strspn(word, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	if (n == 0 || word[n] != '\0' || n > 64) {
+		word = "list";
+		n = 4;
+	}
+	snprintf(value, sizeof(value), "attachment; filename=\"ictmon-%.*s.csv\"", (int)n,
+	    word);
+	http_set_header(req, "Content-Disposition", value);
+}
+
+/*
  * The page as a CSV table, and the next page's address in a Link header: the request's
  * own path and query with the new cursor as `after`.
  */
@@ -265,6 +320,7 @@ page_csv(struct listing *l, PGresult *res, int shown, const char *cursor,
 		log_error("api", "rid=%s cannot write the page as CSV", l->req->id);
 		goto out;
 	}
+	content_disposition(l->req);
 	if (cursor != NULL) {
 		path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 		if ((link = csvout_next_link(path != NULL ? path : "",

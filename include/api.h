@@ -10,6 +10,19 @@
 extern const struct route	api_routes[];
 extern const size_t		api_nroutes;
 
+/*
+ * api_object.c: routes whose reply is one JSON object PostgreSQL builds in one
+ * statement. The first row's column 0 is the object; with a `refusal`, column 0 says
+ * whether the token may read it ('t', else 403 with the refusal) and column 1 is the
+ * object. No row, or a NULL object, is 404 "no such WHAT".
+ */
+struct api_object {
+	const char	*what;		/* "project": the 404's and the 500's noun */
+	const char	*refusal;	/* NULL, or the 403's message */
+};
+void	api_object_query(struct request *req, const struct api_object *kind,
+	    const char *sql, int n, const char *const *values);
+
 /* api_health.c */
 void	api_healthz(struct request *req);
 void	api_readyz(struct request *req);
@@ -36,6 +49,9 @@ void	api_get_projects(struct request *req);
 void	api_get_awards(struct request *req);
 void	api_get_budget(struct request *req);
 
+/* api_project.c: one project, its versions, awards, budget lines and duplicates */
+void	api_get_project(struct request *req);
+
 /* api_feeds.c: the feeds ictmon pulls (include/feeds.h), and a run now */
 void	api_get_feeds(struct request *req);
 void	api_get_feed(struct request *req);
@@ -47,6 +63,13 @@ void	api_get_catalogue(struct request *req);
 void	api_get_indicator_runs(struct request *req);
 void	api_get_overlaps(struct request *req);
 void	api_get_scorecard(struct request *req);
+/* One current overlap, its evidence made readable (awards, projects) and its alerts. */
+void	api_get_overlap(struct request *req);
+
+/* api_portfolio.c: who the token is, the portfolio's overview, every agency */
+void	api_get_session(struct request *req);
+void	api_get_portfolio(struct request *req);
+void	api_get_agencies(struct request *req);
 
 /* api_alerts.c: alerts, acknowledgements, silences and the outbox (include/alerts.h) */
 void	api_get_alerts(struct request *req);

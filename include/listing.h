@@ -4,7 +4,8 @@
  * key of a page's last row. A cursor is base64url of the list's tag, ':' and the key's
  * parts joined by NUL bytes, so one list's cursor is refused by another; it is opaque
  * to clients. A request whose Accept prefers text/csv gets the page as CSV instead
- * (csvout.h), the next page's cursor in a Link header.
+ * (csvout.h), the next page's cursor in a Link header, and a Content-Disposition that
+ * names the file after the route's last path word ("ictmon-projects.csv").
  */
 #ifndef ICTMON_LISTING_H
 #define ICTMON_LISTING_H
@@ -37,10 +38,10 @@ struct listing {
 };
 
 /*
- * Reads ?limit= (1 to api.page_max), ?after= and the Accept header for the list `tag` whose key has the
- * shape `shape`, one letter a part: 'i' a row id, 'd' a decimal or nothing, 't' a
- * text that is not empty. NULL after replying (400 or 500); else the caller passes it
- * to listing_query().
+ * Reads ?limit= (1 to api.page_max), ?after= and the Accept header for the list `tag`
+ * whose key has the shape `shape`, one letter a part: 'i' a row id, 'd' a decimal or
+ * nothing, 't' a text that is not empty, in UTF-8. NULL after replying (400 or 500);
+ * else the caller passes it to listing_query().
  */
 struct listing	*listing_new(struct request *req, char tag, const char *shape);
 
@@ -50,6 +51,14 @@ struct listing	*listing_new(struct request *req, char tag, const char *shape);
  * replying (400, 403).
  */
 bool		 listing_agency(struct request *req, const char **agency);
+/* The same for the agency named by the query argument `name` (?buyer= of awards). */
+bool		 listing_agency_named(struct request *req, const char *name,
+		    const char **agency);
+
+/* A decimal as PostgreSQL writes numeric: [-]digits[.digits] (what 'd' keys hold). */
+bool		 listing_is_decimal(const char *s);
+/* A real calendar date written YYYY-MM-DD (years 0001 to 9999). */
+bool		 listing_is_date(const char *s);
 
 /* Queues the page's query; its result becomes the reply. Takes the listing. */
 void		 listing_query(struct listing *listing, const char *sql, int n,

@@ -8,7 +8,14 @@ ICTMON_PACKAGES=(
 	cmake pkg-config gcc make
 	libevent-dev libpq-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev libssl-dev
 	postgresql postgresql-contrib
-	python3 curl
+	python3 python3-aiosmtpd curl
+)
+
+# What the test suite needs besides: the dashboard's end-to-end test drives Debian's
+# headless Chromium over the DevTools protocol (a WebSocket).
+# shellcheck disable=SC2034  # used by scripts/test
+ICTMON_TEST_PACKAGES=(
+	chromium python3-websocket
 )
 
 # Set once apt-get update has run in this shell: one update per script is enough.

@@ -217,6 +217,29 @@ def http_request(url, method="GET", body=None, headers=None, timeout=10.0):
     return Response(status, reply_headers, data, parsed)
 
 
+def walk_pages(get, path, limit, between=None):
+    """Every item of a keyset list, page by page: get(url) answers one page (a
+    Response); each must be a 200 of at most `limit` items. between(), when given, runs
+    after each page. Returns (items, pages)."""
+    items, after, pages = [], None, 0
+    while True:
+        url = "%s%slimit=%d" % (path, "&" if "?" in path else "?", limit)
+        if after is not None:
+            url += "&after=" + after
+        r = get(url)
+        if r.status != 200:
+            raise AssertionError("GET %s: %d %r" % (url, r.status, r.body))
+        if len(r.json["items"]) > limit:
+            raise AssertionError("GET %s: %d items" % (url, len(r.json["items"])))
+        items += r.json["items"]
+        pages += 1
+        after = r.json["next"]
+        if between is not None:
+            between()
+        if after is None:
+            return items, pages
+
+
 class Daemon:
     """One ictmond in the foreground on a free port of 127.0.0.1, its configuration in a
     temporary file, its stderr in another. stop() sends SIGTERM and checks the exit code;

@@ -137,19 +137,7 @@ class AlertsApi(harness.DatabaseTestCase):
         return self.d.request("DELETE", path, headers=self.auth(token))
 
     def walk(self, path, limit, token=None):
-        items, after = [], None
-        while True:
-            sep = "&" if "?" in path else "?"
-            url = "%s%slimit=%d" % (path, sep, limit)
-            if after is not None:
-                url += "&after=" + after
-            r = self.get(url, token)
-            self.assertEqual(r.status, 200, r.body)
-            self.assertLessEqual(len(r.json["items"]), limit)
-            items += r.json["items"]
-            after = r.json["next"]
-            if after is None:
-                return items
+        return harness.walk_pages(lambda url: self.get(url, token), path, limit)[0]
 
     def alert(self, name, token=None):
         r = self.get("/v1/alerts/" + self.ids[name], token)

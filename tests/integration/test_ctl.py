@@ -1,11 +1,15 @@
 """ictmonctl against a real database: tokens (shown once, stored as SHA-256, listed,
 revoked), agency tokens bound to an agency, agencies added by hand and imported from
-Chile's institutions.csv with counts computed here from the file itself."""
+Chile's institutions.csv with counts computed here from the file itself, and an OCDS
+buyer first stored unmapped, then mapped to its agency with `agency alias`."""
 
 import csv
 import hashlib
+import json
 import os
 import re
+import shutil
+import tempfile
 import unittest
 
 import harness
@@ -131,6 +135,63 @@ class Agencies(harness.DatabaseTestCase):
         self.assertNotEqual(rc, 0)
         self.assertEqual(self.db.scalar("SELECT count(*) FROM agency WHERE code = 'T91-01'"),
                          "0")
+
+
+class AgencyAlias(harness.DatabaseTestCase):
+    """A buyer nobody mapped becomes an unmapped agency; `agency alias` maps it, moves
+    its processes, tenders and awards to the agency and drops the empty stand-in."""
+
+    RELEASE = {"uri": "https://example.org/p", "publishedDate": "2026-03-01T00:00:00Z",
+               "version": "1.1", "releases": [{
+                   "ocid": "ocds-t1-alias-1", "id": "r1", "date": "2026-03-01T00:00:00Z",
+                   "tag": ["award"], "initiationType": "tender",
+                   "buyer": {"id": "CL-MP-ALIAS", "name": "Unidad de compras"},
+                   "tender": {"id": "t1", "procurementMethod": "open"},
+                   "awards": [{"id": "a1", "status": "active",
+                               "value": {"amount": "1000.50", "currency": "CLP"}}]}]}
+
+    def buyer_of_award(self):
+        return self.db.scalar("SELECT g.code FROM award w JOIN agency g "
+                              "ON g.id = w.buyer_agency_id WHERE w.ocid = 'ocds-t1-alias-1'")
+
+    def test_alias_moves_an_unmapped_buyer(self):
+        self.assertEqual(self.ctl("agency", "add", "T80", "Ministerio Alias")[0], 0)
+        self.assertEqual(self.ctl("agency", "add", "T81", "Otro Ministerio")[0], 0)
+        path = os.path.join(self.db_tmp(), "release.json")
+        with open(path, "w") as f:
+            json.dump(self.RELEASE, f)
+        rc, _, err = self.ctl("import", "procurement", path)
+        self.assertEqual(rc, 0, err)
+        unmapped = self.buyer_of_award()
+        self.assertTrue(unmapped.startswith("u-CL-MP-ALIAS"), unmapped)
+
+        rc, out, err = self.ctl("agency", "alias", "T80", "CL-MP-ALIAS")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.strip(), "ocds-buyer CL-MP-ALIAS is now T80 (was %s): "
+                         "1 processes, 1 tenders and 1 awards moved" % unmapped)
+        self.assertEqual(self.buyer_of_award(), "T80")
+        self.assertEqual(self.db.scalar("SELECT count(*) FROM agency WHERE code = :'c'",
+                                        c=unmapped), "0")
+        rc, out, _ = self.ctl("agency", "alias", "T80", "CL-MP-ALIAS")
+        self.assertEqual((rc, out.strip()), (0, "ocds-buyer CL-MP-ALIAS is already T80"))
+
+        # A correction moves it again; a release pushed later follows the alias.
+        rc, out, err = self.ctl("agency", "alias", "T81", "CL-MP-ALIAS")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("(was T80)", out)
+        self.assertEqual(self.buyer_of_award(), "T81")
+
+    def test_alias_refuses_bad_arguments(self):
+        self.assertEqual(self.ctl("agency", "alias", "T99", "CL-MP-X")[0], 1)
+        self.assertEqual(self.ctl("agency", "alias", "T80", " padded")[0], 2)
+        self.assertEqual(self.ctl("agency", "alias", "T80", "X", "--scheme", "Bad!")[0], 2)
+        self.assertEqual(self.db.scalar("SELECT count(*) FROM agency_alias "
+                                        "WHERE identifier IN ('CL-MP-X', 'X')"), "0")
+
+    def db_tmp(self):
+        d = tempfile.mkdtemp(prefix="ictmon-alias-")
+        self.addCleanup(shutil.rmtree, d, ignore_errors=True)
+        return d
 
 
 @unittest.skipUnless(os.path.exists(INSTITUTIONS), "no " + INSTITUTIONS)

@@ -415,19 +415,7 @@ class Api(harness.DatabaseTestCase):
                                          (token or self.analyst)})
 
     def walk(self, path, limit, token=None):
-        items, after = [], None
-        while True:
-            sep = "&" if "?" in path else "?"
-            url = "%s%slimit=%d" % (path, sep, limit)
-            if after is not None:
-                url += "&after=" + after
-            r = self.get(url, token)
-            self.assertEqual(r.status, 200, r.body)
-            self.assertLessEqual(len(r.json["items"]), limit)
-            items += r.json["items"]
-            after = r.json["next"]
-            if after is None:
-                return items
+        return harness.walk_pages(lambda url: self.get(url, token), path, limit)[0]
 
     def test_results_are_the_newest_done_run_of_each_code(self):
         items = self.walk("/v1/indicators", 1000)

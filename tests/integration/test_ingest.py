@@ -121,21 +121,8 @@ class Ingest(harness.DatabaseTestCase):
                                   **params))
 
     def walk(self, path, limit, token=None):
-        """Every item of a list, page by page; asserts the pages are well formed."""
-        items, after, pages = [], None, 0
-        while True:
-            sep = "&" if "?" in path else "?"
-            url = "%s%slimit=%d" % (path, sep, limit)
-            if after is not None:
-                url += "&after=" + after
-            r = self.get(url, token)
-            self.assertEqual(r.status, 200, r.body)
-            self.assertLessEqual(len(r.json["items"]), limit)
-            items += r.json["items"]
-            pages += 1
-            after = r.json["next"]
-            if after is None:
-                return items, pages
+        """Every item of a list, page by page, and the number of pages."""
+        return harness.walk_pages(lambda url: self.get(url, token), path, limit)
 
     def walk_csv(self, path, limit, token=None):
         """Every row of a list as CSV, following the Link chain; asserts each page is
