@@ -1,6 +1,6 @@
 // session.js owns who is signed in: GET /v1/session for the token kept by api.js, the header that shows it, and the message the login page shows next.
 
-import { api, token, setToken, clearToken, ApiError } from './api.js';
+import { api, token, setToken, clearToken } from './api.js';
 
 let current = null;
 let pending = null;
@@ -27,15 +27,8 @@ function showWho(who) {
 	}
 }
 
-async function fetchSession(quiet401) {
-	try {
-		return await api('/v1/session', { quiet401 });
-	} catch (e) {
-		// A server without the route yet: the token is taken on trust, every call still checks it.
-		if (e instanceof ApiError && e.status === 404)
-			return { role: null, agency: null, agency_name: null, name: null };
-		throw e;
-	}
+function fetchSession(quiet401) {
+	return api('/v1/session', { quiet401 });
 }
 
 // The signed-in session, fetched once per page load; null without a token.
