@@ -95,6 +95,12 @@ role_allows(enum role have, enum role need)
 	return have >= need;
 }
 
+long long
+principal_scope(const struct principal *who)
+{
+	return who->role == ROLE_AGENCY ? who->agency_id : DB_SCOPE_ALL;
+}
+
 static void
 base64url_encode(const unsigned char *in, size_t len, char *out)
 {

@@ -30,6 +30,14 @@
 
 static const char schema_version_sql[] =
     "SELECT coalesce(max(version), 0) FROM schema_migrations";
+/* Whether row-level security binds the role the connection logged in as. */
+static const char check_role_sql[] =
+    "SELECT rolsuper OR rolbypassrls, rolname FROM pg_roles WHERE rolname = current_user";
+/* Whose rows the connection's statements see: sql/010_row_security.sql. */
+static const char set_scope_sql[] =
+    "SELECT set_config('ictmon.scope', $1, false)";
+/* A connection whose scope is not known: the next statement sets it. */
+#define SCOPE_UNSET		(-1LL)
 
 enum req_kind {
 	REQ_QUERY,
@@ -42,6 +50,7 @@ enum req_kind {
 struct db_request {
 	TAILQ_ENTRY(db_request)	 entry;
 	enum req_kind		 kind;
+	long long		 scope;		/* DB_SCOPE_ALL or an agency's id */
 	db_result_cb		 cb;
 	db_conn_cb		 conn_cb;
 	void			*arg;
@@ -54,9 +63,11 @@ TAILQ_HEAD(db_queue, db_request);
 enum conn_state {
 	CONN_DOWN,		/* no connection; the timer brings the next attempt */
 	CONN_CONNECTING,	/* PQconnectPoll in progress */
+	CONN_SECURING,		/* checking that row-level security binds the role */
 	CONN_CHECKING,		/* reading schema_migrations */
 	CONN_PREPARING,		/* preparing the registered statements */
 	CONN_IDLE,
+	CONN_SCOPING,		/* setting the scope of the request in `scoping` */
 	CONN_RUNNING,		/* a queued statement */
 	CONN_LENT,		/* to a caller until db_release; pg NULL once lost */
 	CONN_RESETTING,		/* the ROLLBACK of a release */
@@ -84,6 +95,8 @@ struct db_conn {
 	int			 backoff_ms;
 	size_t			 prep_next;
 	char			 fatal[256];	/* the server's last FATAL, why it left */
+	long long		 scope;		/* the session's ictmon.scope, or SCOPE_UNSET */
+	struct db_request	*scoping;	/* waiting for its scope to be set */
 
 	/* the statement in flight */
 	enum op_phase		 phase;
@@ -107,6 +120,7 @@ struct db_pool {
 	char			*conninfo;
 	char			*password;
 	char			*application_name;
+	bool			 held_to_rls;	/* refuse a role that skips it */
 	int			 size;
 	int			 queue_max;
 	int			 connect_timeout;
@@ -137,6 +151,10 @@ static void	conn_fail(struct db_conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	conn_release_now(struct db_conn *);
 static void	conn_prepare_next(struct db_conn *);
+static void	conn_check_schema(struct db_conn *);
+static void	conn_take(struct db_conn *, struct db_request *);
+static void	conn_set_scope(struct db_conn *, struct db_request *);
+static void	conn_scoped(struct db_conn *, PGresult *);
 static void	pool_dispatch(struct db_pool *);
 
 static char *
@@ -366,6 +384,7 @@ conn_close(struct db_conn *c)
 	c->op_copy = false;
 	c->copy_buf = NULL;
 	c->flushing = false;
+	c->scope = SCOPE_UNSET;
 }
 
 static void
@@ -497,9 +516,45 @@ conn_connected(struct db_conn *c)
 		conn_connect_failed(c);
 		return;
 	}
+	c->scope = SCOPE_UNSET;
+	if (!c->pool->held_to_rls) {
+		conn_check_schema(c);
+		return;
+	}
+	c->state = CONN_SECURING;
+	if (conn_send(c, REQ_QUERY, check_role_sql, 0, NULL) == -1)
+		conn_connect_failed(c);
+}
+
+static void
+conn_check_schema(struct db_conn *c)
+{
 	c->state = CONN_CHECKING;
 	if (conn_send(c, REQ_QUERY, schema_version_sql, 0, NULL) == -1)
 		conn_connect_failed(c);
+}
+
+/*
+ * Row-level security keeps each agency's rows from another's, but superusers and
+ * BYPASSRLS roles skip it: ictmond does not serve as one. Refused like an old schema,
+ * retried with backoff, so that an administrator's fix is picked up without a restart.
+ */
+static void
+conn_secured(struct db_conn *c, PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		conn_fail(c, "cannot read the database role: %s", db_result_error(res, NULL));
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		pool_note(c->pool, LOG_LEVEL_ERROR, "the database role %s is a superuser or "
+		    "bypasses row-level security: ictmond logs in as a role held to it, a "
+		    "member of ictmon_daemon (README, Running)", PQgetvalue(res, 0, 1));
+		conn_close(c);
+		conn_schedule(c);
+		return;
+	}
+	conn_check_schema(c);
 }
 
 static void
@@ -653,8 +708,16 @@ conn_complete(struct db_conn *c)
 	c->op_arg = NULL;
 
 	switch (c->state) {
+	case CONN_SECURING:
+		conn_secured(c, res);
+		PQclear(res);
+		return;
 	case CONN_CHECKING:
 		conn_schema_checked(c, res);
+		PQclear(res);
+		return;
+	case CONN_SCOPING:
+		conn_scoped(c, res);
 		PQclear(res);
 		return;
 	case CONN_PREPARING:
@@ -861,6 +924,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		conn_connect_start(c);
 		break;
 	case CONN_CONNECTING:
+	case CONN_SECURING:
 	case CONN_CHECKING:
 	case CONN_PREPARING:
 		conn_fail(c, "cannot connect to the database: no answer within %d seconds",
@@ -890,6 +954,7 @@ conn_lost(struct db_conn *c)
 	    c->pg != NULL ? PQerrorMessage(c->pg) : NULL, why, sizeof(why));
 	switch (c->state) {
 	case CONN_CONNECTING:
+	case CONN_SECURING:
 	case CONN_CHECKING:
 	case CONN_PREPARING:
 		conn_fail(c, "cannot connect to the database: %s", why);
@@ -902,6 +967,12 @@ conn_lost(struct db_conn *c)
 
 	log_warn("db", "connection %d lost: %s", c->id, why);
 	pool->errors++;
+	if (c->scoping != NULL) {
+		/* its statement was not sent: another connection may run it */
+		TAILQ_INSERT_HEAD(&pool->queue, c->scoping, entry);
+		pool->waiting++;
+		c->scoping = NULL;
+	}
 	if (c->phase != OP_NONE) {
 		cb = c->op_cb;
 		arg = c->op_arg;
@@ -928,6 +999,10 @@ conn_take(struct db_conn *c, struct db_request *r)
 {
 	struct db_pool	*pool = c->pool;
 
+	if (r->scope != c->scope) {
+		conn_set_scope(c, r);
+		return;
+	}
 	if (r->kind == REQ_ACQUIRE) {
 		c->state = CONN_LENT;
 		c->release_pending = false;
@@ -961,23 +1036,85 @@ conn_take(struct db_conn *c, struct db_request *r)
 	conn_lost(c);
 }
 
+/*
+ * Sets the session's ictmon.scope to the request's before the request runs: one more
+ * round trip, only when the scope changes (an agency's request after another's work).
+ */
+static void
+conn_set_scope(struct db_conn *c, struct db_request *r)
+{
+	char	scope[24];
+
+	if (r->scope == DB_SCOPE_ALL)
+		snprintf(scope, sizeof(scope), "all");
+	else
+		snprintf(scope, sizeof(scope), "%lld", r->scope);
+	c->state = CONN_SCOPING;
+	c->scoping = r;
+	c->scope = SCOPE_UNSET;
+	if (conn_send(c, REQ_QUERY, set_scope_sql, 1, (const char *[]){ scope }) == -1)
+		conn_lost(c);
+}
+
+static void
+conn_scoped(struct db_conn *c, PGresult *res)
+{
+	struct db_request	*r = c->scoping;
+	char			 msg[256];
+
+	c->scoping = NULL;
+	c->state = CONN_IDLE;
+	if (db_result_ok(res)) {
+		c->scope = r->scope;
+		conn_take(c, r);
+		return;
+	}
+	/* never run a statement in a scope it did not ask for */
+	snprintf(msg, sizeof(msg), "cannot set the row scope: %s",
+	    db_result_error(res, NULL));
+	log_error("db", "connection %d: %s", c->id, msg);
+	c->pool->errors++;
+	if (r->kind == REQ_ACQUIRE)
+		r->conn_cb(NULL, msg, r->arg);
+	else
+		r->cb(NULL, msg, r->arg);
+	free(r);
+}
+
+/* An idle connection for a request of `scope`: one already in that scope if any. */
+static struct db_conn *
+pool_idle(struct db_pool *pool, long long scope)
+{
+	struct db_conn	*any = NULL;
+	int		 i;
+
+	for (i = 0; i < pool->size; i++) {
+		struct db_conn	*c = &pool->conns[i];
+
+		if (c->state != CONN_IDLE)
+			continue;
+		if (c->scope == scope)
+			return c;
+		if (any == NULL)
+			any = c;
+	}
+	return any;
+}
+
 /* Pairs idle connections with waiting requests, in order; fails them if none is up. */
 static void
 pool_dispatch(struct db_pool *pool)
 {
 	struct db_request	*r;
-	int			 i;
+	struct db_conn		*c;
 
 	if (pool->closing)
 		return;
-	for (i = 0; i < pool->size; i++) {
-		struct db_conn	*c = &pool->conns[i];
-
-		while (c->state == CONN_IDLE && (r = TAILQ_FIRST(&pool->queue)) != NULL) {
-			TAILQ_REMOVE(&pool->queue, r, entry);
-			pool->waiting--;
-			conn_take(c, r);
-		}
+	while ((r = TAILQ_FIRST(&pool->queue)) != NULL &&
+	    (c = pool_idle(pool, r->scope)) != NULL) {
+		TAILQ_REMOVE(&pool->queue, r, entry);
+		pool->waiting--;
+		conn_take(c, r);
 	}
 	if (pool->waiting > 0 && pool_up(pool) == 0)
 		pool_fail_queue(pool, DB_ERR_UNAVAILABLE);
@@ -998,6 +1135,7 @@ db_pool_new(struct event_base *base, const struct db_pool_params *p)
 	pool->connect_timeout = p->connect_timeout;
 	pool->reconnect_max = p->reconnect_max > 0 ? p->reconnect_max : 30;
 	pool->schema_version = p->schema_version;
+	pool->held_to_rls = p->held_to_rls;
 	pool->rng = ((uint64_t)time(NULL) << 20) ^ ((uint64_t)getpid() << 40) ^
 	    (uint64_t)(uintptr_t)pool;
 	if (pool->rng == 0)
@@ -1053,6 +1191,11 @@ db_pool_free(struct db_pool *pool)
 		c->state = CONN_DOWN;
 		if (cb != NULL)
 			cb(NULL, DB_ERR_SHUTDOWN, arg);
+		if (c->scoping != NULL) {
+			TAILQ_INSERT_HEAD(&pool->queue, c->scoping, entry);
+			pool->waiting++;
+			c->scoping = NULL;
+		}
 	}
 	pool_fail_queue(pool, DB_ERR_SHUTDOWN);
 	for (j = 0; pool->conns != NULL && j < pool->size; j++) {
@@ -1110,8 +1253,9 @@ db_pool_start(struct db_pool *pool)
 }
 
 static enum db_submit
-pool_submit(struct db_pool *pool, enum req_kind kind, const char *text, int nparams,
-    const char *const *values, db_result_cb cb, db_conn_cb conn_cb, void *arg)
+pool_submit(struct db_pool *pool, long long scope, enum req_kind kind, const char *text,
+    int nparams, const char *const *values, db_result_cb cb, db_conn_cb conn_cb,
+    void *arg)
 {
 	struct db_request	*r;
 
@@ -1123,6 +1267,7 @@ pool_submit(struct db_pool *pool, enum req_kind kind, const char *text, int npar
 		log_error("db", "cannot queue a request: out of memory");
 		return DB_BUSY;
 	}
+	r->scope = scope;
 	r->cb = cb;
 	r->conn_cb = conn_cb;
 	r->arg = arg;
@@ -1136,20 +1281,35 @@ enum db_submit
 db_query(struct db_pool *pool, const char *sql, int nparams, const char *const *values,
     db_result_cb cb, void *arg)
 {
-	return pool_submit(pool, REQ_QUERY, sql, nparams, values, cb, NULL, arg);
+	return pool_submit(pool, DB_SCOPE_ALL, REQ_QUERY, sql, nparams, values, cb, NULL,
+	    arg);
+}
+
+enum db_submit
+db_query_scoped(struct db_pool *pool, long long scope, const char *sql, int nparams,
+    const char *const *values, db_result_cb cb, void *arg)
+{
+	return pool_submit(pool, scope, REQ_QUERY, sql, nparams, values, cb, NULL, arg);
 }
 
 enum db_submit
 db_execute(struct db_pool *pool, const char *stmt, int nparams,
     const char *const *values, db_result_cb cb, void *arg)
 {
-	return pool_submit(pool, REQ_EXECUTE, stmt, nparams, values, cb, NULL, arg);
+	return pool_submit(pool, DB_SCOPE_ALL, REQ_EXECUTE, stmt, nparams, values, cb, NULL,
+	    arg);
 }
 
 enum db_submit
 db_acquire(struct db_pool *pool, db_conn_cb cb, void *arg)
 {
-	return pool_submit(pool, REQ_ACQUIRE, NULL, 0, NULL, NULL, cb, arg);
+	return pool_submit(pool, DB_SCOPE_ALL, REQ_ACQUIRE, NULL, 0, NULL, NULL, cb, arg);
+}
+
+enum db_submit
+db_acquire_scoped(struct db_pool *pool, long long scope, db_conn_cb cb, void *arg)
+{
+	return pool_submit(pool, scope, REQ_ACQUIRE, NULL, 0, NULL, NULL, cb, arg);
 }
 
 static bool

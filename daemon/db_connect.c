@@ -15,6 +15,7 @@ db_connect_blocking(const struct config *cfg, const char *application_name, char
 	const char	*keys[6], *values[6];
 	char		 timeout[24];
 	PGconn		*pg = NULL;
+	PGresult	*res;
 	int		 n = 0;
 
 	snprintf(timeout, sizeof(timeout), "%lld", config_int(cfg, CFG_DB_CONNECT_TIMEOUT));
@@ -43,5 +44,18 @@ db_connect_blocking(const struct config *cfg, const char *application_name, char
 		PQfinish(pg);
 		return NULL;
 	}
+	/* The admin tool sees every agency's rows, also as the (non-superuser) owner of
+	   tables whose row-level security is FORCE'd. */
+	res = PQexec(pg, "SELECT set_config('ictmon.scope', 'all', false)");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		const char *msg = PQerrorMessage(pg);
+		size_t len = strcspn(msg, "\n");
+
+		snprintf(err, errlen, "cannot set the row scope: %.*s", (int)len, msg);
+		PQclear(res);
+		PQfinish(pg);
+		return NULL;
+	}
+	PQclear(res);
 	return pg;
 }

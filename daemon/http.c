@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "config.h"
 #include "daemon.h"
+#include "db.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -312,6 +313,14 @@ route_params_clear(struct route_params *params)
 }
 
 /* --- Request accessors ---------------------------------------------------------- */
+
+long long
+request_scope(const struct request *req)
+{
+	if (req->route->role == ROLE_PUBLIC || req->route->rows == ROWS_ALL)
+		return DB_SCOPE_ALL;
+	return principal_scope(&req->who);
+}
 
 const char *
 request_param(const struct request *req, const char *name)

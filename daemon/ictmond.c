@@ -293,6 +293,7 @@ start_database(struct ictmond *d)
 		.reconnect_max = (int)config_int(d->cfg, CFG_DB_RECONNECT_MAX),
 		.schema_version = migrations_latest(),
 		.application_name = "ictmond",
+		.held_to_rls = true,
 	};
 
 	if ((d->db = db_pool_new(d->base, &p)) == NULL)

@@ -2178,7 +2178,7 @@ ingest_submit(struct db_pool *pool, const struct config *cfg,
 		finish(ing);
 		return;
 	}
-	switch (db_acquire(pool, on_conn, ing)) {
+	switch (db_acquire_scoped(pool, principal_scope(&ing->who), on_conn, ing)) {
 	case DB_QUEUED:
 		return;
 	case DB_UNAVAILABLE:

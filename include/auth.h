@@ -33,6 +33,8 @@ struct principal {
 
 const char	*role_name(enum role role);
 bool		 role_parse(const char *name, enum role *out);
+/* The row scope (db.h) of what the principal writes and reads: its agency's, or all. */
+long long	 principal_scope(const struct principal *who);
 /* Whether a token of role `have` may use a route that needs `need`. */
 bool		 role_allows(enum role have, enum role need);
 

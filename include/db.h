@@ -25,6 +25,12 @@ struct db_pool_params {
 	int		 reconnect_max;	/* seconds, backoff cap */
 	int		 schema_version;	/* the schema_migrations version required */
 	const char	*application_name;
+	/*
+	 * Refuse to work as a login role that is a superuser or bypasses row-level
+	 * security (the daemon); false for the admin tool, which runs as the schema's
+	 * owner and sees every agency's rows.
+	 */
+	bool		 held_to_rls;
 };
 
 enum db_submit {
@@ -53,10 +59,21 @@ void		 db_pool_free(struct db_pool *pool);
 void		 db_pool_prepare(struct db_pool *pool, const char *name, const char *sql);
 void		 db_pool_start(struct db_pool *pool);
 
+/*
+ * Whose rows a statement sees and writes. The agency-owned tables have row-level
+ * security reading the session's ictmon.scope (sql/010_row_security.sql); the pool sets
+ * it on a connection before a statement of another scope. DB_SCOPE_ALL: every agency
+ * (the daemon's own work, analysts); an agency's id: that agency's rows only. db_query,
+ * db_execute and db_acquire run in DB_SCOPE_ALL.
+ */
+#define DB_SCOPE_ALL	0LL
+
 /* One statement on any connection, outside an explicit transaction. Text parameters,
    NULL for SQL NULL; the pool copies them. */
 enum db_submit	 db_query(struct db_pool *pool, const char *sql, int nparams,
 		    const char *const *values, db_result_cb cb, void *arg);
+enum db_submit	 db_query_scoped(struct db_pool *pool, long long scope, const char *sql,
+		    int nparams, const char *const *values, db_result_cb cb, void *arg);
 enum db_submit	 db_execute(struct db_pool *pool, const char *stmt, int nparams,
 		    const char *const *values, db_result_cb cb, void *arg);
 
@@ -67,6 +84,8 @@ enum db_submit	 db_execute(struct db_pool *pool, const char *stmt, int nparams,
  * statement's callback gets res NULL and the caller must still release it.
  */
 enum db_submit	 db_acquire(struct db_pool *pool, db_conn_cb cb, void *arg);
+enum db_submit	 db_acquire_scoped(struct db_pool *pool, long long scope, db_conn_cb cb,
+		    void *arg);
 int		 db_conn_query(struct db_conn *conn, const char *sql, int nparams,
 		    const char *const *values, db_result_cb cb, void *arg);
 int		 db_conn_execute(struct db_conn *conn, const char *stmt, int nparams,

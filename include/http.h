@@ -24,11 +24,23 @@ struct request;
 typedef void	(*route_handler)(struct request *req);
 
 /* One row of the route table. `pattern` segments in braces capture: "/v1/feeds/{name}/run". */
+/*
+ * Whose rows an agency token's statements see in the database (row-level security,
+ * db.h): its own agency's, or every agency's for the routes that answer with
+ * portfolio-wide aggregates or show the other side of an overlap the agency is in.
+ * Analysts' and the daemon's statements see every agency's.
+ */
+enum route_rows {
+	ROWS_OWN,
+	ROWS_ALL,
+};
+
 struct route {
 	unsigned	 methods;	/* EVHTTP_REQ_GET | ... */
 	const char	*pattern;
 	route_handler	 handler;
 	enum role	 role;		/* least role needed */
+	enum route_rows	 rows;
 };
 
 struct route_params {
@@ -72,6 +84,8 @@ struct request {
 };
 
 const char	*request_param(const struct request *req, const char *name);
+/* The row scope of the request's statements (db.h): its agency's, or DB_SCOPE_ALL. */
+long long	 request_scope(const struct request *req);
 /* A query-string argument, decoded; NULL when absent. */
 const char	*request_query(struct request *req, const char *name);
 const char	*request_header(const struct request *req, const char *name);

@@ -197,6 +197,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+def daemon_conninfo(dbname):
+    """ictmond's connection: scripts/dev-db's login role for it, held to row-level
+    security (the tools use the cluster's superuser)."""
+    return "dbname=%s user=ictmond" % dbname
+
+
 class Daemon:
     """One ictmond in the foreground on a free port of 127.0.0.1, with its own
     configuration file (`config`: nothing from /etc), `settings` as -s options, and
@@ -211,7 +217,7 @@ class Daemon:
             f.write(config)
         self.argv = [os.path.join(BUILD_DIR, "ictmond"), "-f", "-c", self.config,
                      "-s", "http.listen=127.0.0.1:%d" % self.port,
-                     "-s", "db.conninfo=dbname=" + dbname,
+                     "-s", "db.conninfo=" + daemon_conninfo(dbname),
                      "-s", "log.level=warn"]
         for s in settings:
             self.argv += ["-s", s]

@@ -32,6 +32,9 @@ ICTMOND = os.environ.get("ICTMOND", os.path.join(BUILD_DIR, "ictmond"))
 ICTMONCTL = os.environ.get("ICTMONCTL", os.path.join(BUILD_DIR, "ictmonctl"))
 DEV_DB = os.path.join(SOURCE_DIR, "scripts", "dev-db")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
+# The login role ictmond uses on scripts/dev-db's clusters (no superuser: row-level
+# security binds it); the tools use the cluster's superuser from PGUSER.
+DAEMON_ROLE = "ictmond"
 SHARED_DIR = os.environ.get("ICTMON_SHARED",
                             os.path.join(os.path.dirname(SOURCE_DIR), "shared"))
 CHILE_DIR = os.path.join(SHARED_DIR, "data", "chile")
@@ -119,6 +122,11 @@ class Database:
     @property
     def conninfo(self):
         return "dbname=" + self.name
+
+    @property
+    def daemon_conninfo(self):
+        """ictmond's: its login role of scripts/dev-db, held to row-level security."""
+        return self.conninfo + " user=" + DAEMON_ROLE
 
     def create(self):
         self._psql("postgres", 'CREATE DATABASE "%s"' % self.name)
@@ -257,8 +265,8 @@ class Daemon:
         self.settings = {"http.web_root": os.path.join(SOURCE_DIR, "web")}
         self.settings.update(settings or {})
         self.overrides = ["http.listen=" + self.address]
-        if db is not None:
-            self.overrides.append("db.conninfo=" + db.conninfo)
+        if db is not None and "db.conninfo" not in self.settings:
+            self.overrides.append("db.conninfo=" + db.daemon_conninfo)
         self.overrides += list(overrides)
         self.proc = None
         self._stderr = None

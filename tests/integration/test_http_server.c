@@ -115,16 +115,16 @@ never(struct request *req)
 }
 
 static const struct route test_routes[] = {
-	{ EVHTTP_REQ_GET, "/healthz", api_healthz, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/readyz", api_readyz, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/metrics", api_metrics, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/fast", fast, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/slow", slow, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/items/{id}", item, ROLE_PUBLIC },
-	{ EVHTTP_REQ_POST, "/echo", echo, ROLE_PUBLIC },
-	{ EVHTTP_REQ_POST, "/drain", drain, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/secret", never, ROLE_ANALYST },
-	{ EVHTTP_REQ_GET, "/*", api_static, ROLE_PUBLIC },
+	{ EVHTTP_REQ_GET, "/healthz", api_healthz, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/readyz", api_readyz, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/metrics", api_metrics, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/fast", fast, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/slow", slow, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/items/{id}", item, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_POST, "/echo", echo, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_POST, "/drain", drain, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/secret", never, ROLE_ANALYST, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/*", api_static, ROLE_PUBLIC, ROWS_OWN },
 };
 
 /* --- The server under test ------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
  * Route matching: exact paths, captures and their percent-decoding, 404 against 405
  * and the Allow set, the wildcard route's lower priority, trailing slashes, path
- * length; and the Allow header's text.
+ * length; the Allow header's text; and whose rows a request's statements see.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <event2/http.h>
 
+#include "auth.h"
+#include "db.h"
 #include "http.h"
 
 static void healthz(struct request *req) { (void)req; }
@@ -24,22 +26,22 @@ static void exports(struct request *req) { (void)req; }
 
 /* The static route comes first on purpose: table order must not give it priority. */
 static const struct route routes[] = {
-	{ EVHTTP_REQ_GET, "/*", statics, ROLE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/healthz", healthz, ROLE_PUBLIC },
-	{ EVHTTP_REQ_POST, "/v1/feeds/{name}/run", feed_run, ROLE_ANALYST },
-	{ EVHTTP_REQ_GET, "/v1/feeds/{name}", feed_show, ROLE_ANALYST },
-	{ EVHTTP_REQ_DELETE, "/v1/feeds/{name}", feed_delete, ROLE_ADMIN },
-	{ EVHTTP_REQ_POST | EVHTTP_REQ_PUT, "/v1/projects", projects_post, ROLE_AGENCY },
-	{ EVHTTP_REQ_GET, "/v1/export/*", exports, ROLE_ANALYST },
+	{ EVHTTP_REQ_GET, "/*", statics, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/healthz", healthz, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_POST, "/v1/feeds/{name}/run", feed_run, ROLE_ANALYST, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/v1/feeds/{name}", feed_show, ROLE_ANALYST, ROWS_OWN },
+	{ EVHTTP_REQ_DELETE, "/v1/feeds/{name}", feed_delete, ROLE_ADMIN, ROWS_OWN },
+	{ EVHTTP_REQ_POST | EVHTTP_REQ_PUT, "/v1/projects", projects_post, ROLE_AGENCY, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/v1/export/*", exports, ROLE_ANALYST, ROWS_OWN },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
 /* The same without a wildcard, where a path no pattern has is a 404. */
 static const struct route exact_routes[] = {
-	{ EVHTTP_REQ_GET, "/healthz", healthz, ROLE_PUBLIC },
-	{ EVHTTP_REQ_POST, "/v1/feeds/{name}/run", feed_run, ROLE_ANALYST },
-	{ EVHTTP_REQ_GET, "/v1/feeds/{name}", feed_show, ROLE_ANALYST },
-	{ EVHTTP_REQ_GET, "/", statics, ROLE_PUBLIC },
+	{ EVHTTP_REQ_GET, "/healthz", healthz, ROLE_PUBLIC, ROWS_OWN },
+	{ EVHTTP_REQ_POST, "/v1/feeds/{name}/run", feed_run, ROLE_ANALYST, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/v1/feeds/{name}", feed_show, ROLE_ANALYST, ROWS_OWN },
+	{ EVHTTP_REQ_GET, "/", statics, ROLE_PUBLIC, ROWS_OWN },
 };
 #define NEXACT	(sizeof(exact_routes) / sizeof(exact_routes[0]))
 
@@ -297,7 +299,7 @@ static void
 test_too_many_captures_match_nothing(void **state)
 {
 	static const struct route greedy[] = {
-		{ EVHTTP_REQ_GET, "/{a}/{b}/{c}/{d}/{e}", healthz, ROLE_PUBLIC },
+		{ EVHTTP_REQ_GET, "/{a}/{b}/{c}/{d}/{e}", healthz, ROLE_PUBLIC, ROWS_OWN },
 	};
 
 	assert_null(route_match(greedy, 1, EVHTTP_REQ_GET, "/1/2/3/4/5", &params, &allowed));
@@ -331,6 +333,37 @@ test_methods_text_never_cuts_a_name(void **state)
 	assert_string_equal(buf, "GET, POST");
 }
 
+/* An agency token's statements see its own rows, but on a ROWS_ALL route; others all. */
+static void
+test_request_scope_follows_role_and_route(void **state)
+{
+	static const struct route own = { EVHTTP_REQ_GET, "/v1/projects", healthz,
+	    ROLE_AGENCY, ROWS_OWN };
+	static const struct route wide = { EVHTTP_REQ_GET, "/v1/portfolio", healthz,
+	    ROLE_AGENCY, ROWS_ALL };
+	static const struct route open = { EVHTTP_REQ_GET, "/healthz", healthz,
+	    ROLE_PUBLIC, ROWS_OWN };
+	struct request	req;
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	req.who.role = ROLE_AGENCY;
+	req.who.agency_id = 42;
+	req.route = &own;
+	assert_int_equal(request_scope(&req), 42);
+	req.route = &wide;
+	assert_int_equal(request_scope(&req), DB_SCOPE_ALL);
+	req.route = &open;
+	assert_int_equal(request_scope(&req), DB_SCOPE_ALL);
+
+	req.route = &own;
+	req.who.role = ROLE_ANALYST;
+	req.who.agency_id = 0;
+	assert_int_equal(request_scope(&req), DB_SCOPE_ALL);
+	req.who.role = ROLE_ADMIN;
+	assert_int_equal(request_scope(&req), DB_SCOPE_ALL);
+}
+
 int
 main(void)
 {
@@ -361,6 +394,7 @@ main(void)
 		cmocka_unit_test_teardown(test_too_many_captures_match_nothing, clear_params),
 		cmocka_unit_test(test_methods_text_lists_in_a_fixed_order),
 		cmocka_unit_test(test_methods_text_never_cuts_a_name),
+		cmocka_unit_test(test_request_scope_follows_role_and_route),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
