@@ -209,6 +209,7 @@ conn_is_up(const struct db_conn *c)
 {
 	switch (c->state) {
 	case CONN_IDLE:
+	case CONN_SCOPING:
 	case CONN_RUNNING:
 	case CONN_RESETTING:
 		return true;
@@ -1427,8 +1428,8 @@ db_pool_stats(const struct db_pool *pool, struct db_pool_stats *out)
 
 		if (conn_is_up(c))
 			out->connected++;
-		if (c->state == CONN_RUNNING || c->state == CONN_LENT ||
-		    c->state == CONN_RESETTING)
+		if (c->state == CONN_SCOPING || c->state == CONN_RUNNING ||
+		    c->state == CONN_LENT || c->state == CONN_RESETTING)
 			out->in_use++;
 	}
 	out->waiting = pool->waiting;
