@@ -149,6 +149,8 @@ static void	conn_on_timer(evutil_socket_t, short, void *);
 static void	conn_lost(struct db_conn *);
 static void	conn_fail(struct db_conn *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static void	pool_note(struct db_pool *, enum log_level, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
 static void	conn_release_now(struct db_conn *);
 static void	conn_prepare_next(struct db_conn *);
 static void	conn_check_schema(struct db_conn *);

@@ -150,9 +150,8 @@ cursor_make(const struct listing *l, PGresult *res, int row)
 	return out;
 }
 
-/* Splits ?after= into l->after; false when it is not a cursor of this list. */
-static bool
-cursor_read(struct listing *l, const char *cursor, const char *shape)
+bool
+listing_cursor_read(struct listing *l, const char *cursor, const char *shape)
 {
 	long		 len;
 	const char	*p, *end;
@@ -214,7 +213,7 @@ listing_new(struct request *req, char tag, const char *shape)
 			return NULL;
 		}
 	}
-	if (after != NULL && !cursor_read(l, after, shape)) {
+	if (after != NULL && !listing_cursor_read(l, after, shape)) {
 		http_reply_error(req, 400, "after: not a cursor of this list (use the "
 		    "\"next\" of the previous page)", NULL);
 		free(l);

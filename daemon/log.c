@@ -72,6 +72,9 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+static void	log_write(enum log_level, const char *, const char *, const char *,
+		    va_list) __attribute__((format(printf, 4, 0)));
+
 static void
 log_write(enum log_level level, const char *module, const char *suffix,
     const char *fmt, va_list ap)

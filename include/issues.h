@@ -34,7 +34,8 @@ void	 issues_add(struct issue_list *l, long record, const char *pointer,
  * written, so a caller passes names without ~ or /). False when memory ran out.
  */
 bool	 issues_add_fieldv(struct issue_list *l, long record, const char *base,
-	    const char *field, const char *fmt, va_list ap);
+	    const char *field, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 5, 0)));
 /*
  * "unknown field" at base + "/" + key (escaped), or at base quoting a key longer than
  * ISSUES_KEY_QUOTED_MAX cut short. False when memory ran out.

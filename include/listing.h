@@ -44,6 +44,12 @@ struct listing {
  * else the caller passes it to listing_query().
  */
 struct listing	*listing_new(struct request *req, char tag, const char *shape);
+/*
+ * Splits a cursor (?after=) into l->after, checking it against l->tag, l->parts and
+ * `shape` as listing_new does; false when it is not a cursor of this list.
+ */
+bool		 listing_cursor_read(struct listing *l, const char *cursor,
+		    const char *shape);
 
 /*
  * ?agency= as the request may read it: an agency token reads its own agency (asking

@@ -12,10 +12,12 @@ ICTMON_PACKAGES=(
 )
 
 # What the test suite needs besides: the dashboard's end-to-end test drives Debian's
-# headless Chromium over the DevTools protocol (a WebSocket).
+# headless Chromium over the DevTools protocol (a WebSocket); clang builds the fuzzing
+# harnesses (libFuzzer comes with it); valgrind checks the unit tests for leaks; wrk
+# is the load benchmark's client.
 # shellcheck disable=SC2034  # used by scripts/test
 ICTMON_TEST_PACKAGES=(
-	chromium python3-websocket
+	chromium python3-websocket clang valgrind wrk
 )
 
 # Set once apt-get update has run in this shell: one update per script is enough.
