@@ -757,6 +757,23 @@ path_acceptable(const char *path)
 	return true;
 }
 
+/*
+ * One Content-Length at most. libevent reads the first of several and ignores the rest;
+ * a proxy in front may have read another, and the body's end would differ between them.
+ */
+static bool
+framing_acceptable(struct evhttp_request *ev)
+{
+	struct evkeyvalq	*headers = evhttp_request_get_input_headers(ev);
+	struct evkeyval		*h;
+	int			 lengths = 0;
+
+	TAILQ_FOREACH(h, headers, next)
+		if (strcasecmp(h->key, "Content-Length") == 0)
+			lengths++;
+	return lengths <= 1;
+}
+
 /* The path for the access log: capped, control bytes replaced. */
 static void
 copy_log_path(char *dst, const char *path)
@@ -813,6 +830,10 @@ on_request(struct evhttp_request *ev, void *arg)
 	}
 	if (strlen(path) > ROUTE_MAX_PATH) {
 		http_reply_error(req, 414, "request path too long", NULL);
+		return;
+	}
+	if (!framing_acceptable(ev)) {
+		http_reply_error(req, 400, "more than one Content-Length header", NULL);
 		return;
 	}
 	route = route_match(srv->routes, srv->nroutes, ctx->method, path, &req->params,
