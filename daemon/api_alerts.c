@@ -189,7 +189,9 @@ submit(struct request *req, const char *sql, int n, const char *const *values,
 static bool
 result_usable(struct request *req, PGresult *res, const char *error)
 {
-	if (res == NULL) {
+	if (db_result_retryable(res)) {
+		if (res != NULL)
+			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
 		reply_unavailable(req);
 		return false;
 	}

@@ -100,7 +100,9 @@ on_feeds(PGresult *res, const char *error, void *arg)
 	struct request	*req = listing->req;
 	json_t		*items = NULL, *feed;
 
-	if (res == NULL) {
+	if (db_result_retryable(res)) {
+		if (res != NULL)
+			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
 		reply_unavailable(req);
 		goto out;
 	}

@@ -27,7 +27,9 @@ on_object(PGresult *res, const char *error, void *arg)
 	char			 msg[128];
 
 	free(q);
-	if (res == NULL) {
+	if (db_result_retryable(res)) {
+		if (res != NULL)
+			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
 		http_reply_unavailable(req, "the database is not available");
 		return;
 	}

@@ -1465,6 +1465,22 @@ db_result_ok(const PGresult *res)
 	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
+bool
+db_result_retryable(const PGresult *res)
+{
+	const char	*state;
+
+	if (res == NULL)
+		return true;
+	if (db_result_ok(res) ||
+	    (state = PQresultErrorField(res, PG_DIAG_SQLSTATE)) == NULL)
+		return false;
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+	    strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+	    strcmp(state, "57P03") == 0 || strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0;
+}
+
 const char *
 db_result_error(const PGresult *res, const char *error)
 {

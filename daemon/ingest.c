@@ -329,8 +329,14 @@ on_result(PGresult *res, const char *error, void *arg)
 			/* FOR UPDATE NOWAIT: the batch row is held by its own request. */
 			set_error(ing, 409, "a request with this Idempotency-Key is still "
 			    "running", NULL);
-		} else if (state != NULL && (strcmp(state, "40001") == 0 ||
-		    strcmp(state, "40P01") == 0 || strcmp(state, "57014") == 0)) {
+		} else if (state != NULL && strncmp(state, "53", 2) == 0) {
+			/* disk full, out of memory: no half of the batch was kept */
+			log_error("ingest", "rid=%s %s: %s", ing->rid, step->name,
+			    db_result_error(res, error));
+			set_error(ing, 503, "the database is out of disk space or memory: "
+			    "nothing was written; retry later", NULL);
+		} else if (db_result_retryable(res) ||
+		    (state != NULL && strcmp(state, "57014") == 0)) {
 			log_warn("ingest", "rid=%s %s: %s", ing->rid, step->name,
 			    db_result_error(res, error));
 			set_error(ing, 503, "the database could not finish the batch now; "

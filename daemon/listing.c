@@ -344,7 +344,9 @@ on_page(PGresult *res, const char *error, void *arg)
 	char		*cursor = NULL;
 	int		 rows, shown;
 
-	if (res == NULL) {
+	if (db_result_retryable(res)) {
+		if (res != NULL)
+			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
 		http_reply_unavailable(req, "the database is not available");
 		goto out;
 	}

@@ -133,5 +133,12 @@ PGconn		*db_connect_blocking(const struct config *cfg, const char *application_n
 /* Helpers for reading results. */
 bool		 db_result_ok(const PGresult *res);	/* COMMAND_OK or TUPLES_OK */
 const char	*db_result_error(const PGresult *res, const char *error);
+/*
+ * Whether a failed statement may succeed if tried again later: the connection or the
+ * server went away (SQLSTATE 08, 57P01-57P03), the server ran out of disk, memory or
+ * connections (53), a serialization failure or deadlock (40001, 40P01). The API
+ * answers these 503 with Retry-After rather than 500. NULL (the connection lost) too.
+ */
+bool		 db_result_retryable(const PGresult *res);
 
 #endif
