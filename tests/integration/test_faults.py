@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -212,7 +213,7 @@ class RawArchiveDiskFull(unittest.TestCase):
     def setUpClass(cls):
         if os.geteuid() != 0:
             raise unittest.SkipTest("mounting a small file system needs root")
-        cls.mnt = harness.tempfile.mkdtemp(prefix="ictmon-full-")
+        cls.mnt = tempfile.mkdtemp(prefix="ictmon-full-")
         os.chmod(cls.mnt, 0o711)
         rc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm" % cls.SIZE_MB,
                              "tmpfs", cls.mnt], capture_output=True, text=True)
