@@ -197,6 +197,68 @@ def free_port():
         return s.getsockname()[1]
 
 
+WRK = "/usr/bin/wrk"
+
+
+def wrk_duration_ms(text):
+    m = re.match(r"([0-9.]+)(us|ms|s|m)$", text)
+    if not m:
+        raise BenchError("a wrk duration: %r" % text)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m.group(2)]
+
+
+def wrk(port, path, seconds, threads, connections, headers=(), script=None):
+    """One wrk run on 127.0.0.1:port: {rps, p50, p99 (ms), requests, non2xx, errors
+    (socket errors, all kinds)}. `script`: a Lua file deciding the requests."""
+    argv = [WRK, "-t%d" % min(threads, connections), "-c%d" % connections,
+            "-d%ds" % seconds, "--latency", "--timeout", "%ds" % (seconds + 60)]
+    for h in headers:
+        argv += ["-H", h]
+    if script is not None:
+        argv += ["-s", script]
+    argv.append("http://127.0.0.1:%d%s" % (port, path))
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120)
+    out = proc.stdout
+    if proc.returncode != 0:
+        raise BenchError("wrk %s failed: %s%s" % (path, out[-1000:], proc.stderr[-1000:]))
+    rps = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    if not (rps and total and p50 and p99):
+        raise BenchError("wrk %s: unexpected output:\n%s" % (path, out))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                       r"timeout (\d+)", out)
+    return {"rps": float(rps.group(1)), "p50": wrk_duration_ms(p50.group(1)),
+            "p99": wrk_duration_ms(p99.group(1)), "requests": int(total.group(1)),
+            "non2xx": int(bad.group(1)) if bad else 0,
+            "errors": sum(int(g) for g in errors.groups()) if errors else 0,
+            "output": out}
+
+
+def load_script(name):
+    """scripts/bench/NAME, a Python file without .py, as a module."""
+    import importlib.machinery
+    import importlib.util
+
+    path = os.path.join(REPO, "scripts", "bench", name)
+    loader = importlib.machinery.SourceFileLoader("bench_" + name, path)
+    spec = importlib.util.spec_from_loader("bench_" + name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def rss_mb(pid):
+    """The resident set of a process now, in MB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise BenchError("no VmRSS for process %d" % pid)
+
+
 def daemon_conninfo(dbname):
     """ictmond's connection: scripts/dev-db's login role for it, held to row-level
     security (the tools use the cluster's superuser)."""
