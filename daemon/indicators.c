@@ -35,6 +35,8 @@
 
 #define METRIC_RUNS		"ictmon_indicator_runs_total"
 #define METRIC_RUN_SECONDS	"ictmon_indicator_run_seconds"
+#define METRIC_ALERTS		"ictmon_alerts_total"
+#define METRIC_NOTICES		"ictmon_alert_notices_total"
 #define METRIC_SECONDS		"ictmon_indicator_seconds"
 #define METRIC_RESULTS		"ictmon_indicator_results"
 
@@ -505,6 +507,19 @@ drained_now(evutil_socket_t fd, short events, void *arg)
 	cb(ind->drained_arg);
 }
 
+/* What the run's alert rules changed (committed with the run). */
+static void
+count_alerts(struct indicators *ind, const struct run *run)
+{
+	metrics_count(ind->env.metrics, METRIC_ALERTS, "change=\"fired\"",
+	    (double)run->alerts.fired);
+	metrics_count(ind->env.metrics, METRIC_ALERTS, "change=\"grew\"",
+	    (double)run->alerts.grew);
+	metrics_count(ind->env.metrics, METRIC_ALERTS, "change=\"resolved\"",
+	    (double)run->alerts.resolved);
+	metrics_count(ind->env.metrics, METRIC_NOTICES, "", (double)run->alerts.notices);
+}
+
 /* The run is over, its connection given back: report, then forget it. */
 static void
 run_end(struct run *run)
@@ -518,8 +533,10 @@ run_end(struct run *run)
 	if (run->status == 200) {
 		count_run(ind, run, "done");
 		set_results_gauges(ind, run);
-		if (ind->env.metrics != NULL)
+		if (ind->env.metrics != NULL) {
 			metrics_observe(ind->env.metrics, METRIC_RUN_SECONDS, "", seconds);
+			count_alerts(ind, run);
+		}
 	} else
 		count_run(ind, run, run->status == 409 ? "busy" :
 		    run->status == 503 ? "unavailable" : "failed");
@@ -1152,6 +1169,11 @@ describe_metrics(struct metrics *m)
 	    "How long each indicator's SQL took in a run.");
 	metrics_describe(m, METRIC_RESULTS, METRIC_GAUGE,
 	    "Results of each indicator by band in this process's last done run.");
+	metrics_describe(m, METRIC_ALERTS, METRIC_COUNTER,
+	    "Alerts changed by this process's indicator runs: fired, grew (more "
+	    "agencies or money), resolved.");
+	metrics_describe(m, METRIC_NOTICES, METRIC_COUNTER,
+	    "Changes a recipient must hear about, queued for email by this process's runs.");
 }
 
 struct indicators *

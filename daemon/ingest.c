@@ -33,6 +33,7 @@
 
 #define METRIC_RECORDS		"ictmon_ingest_records_total"
 #define METRIC_BATCHES		"ictmon_ingest_batches_total"
+#define METRIC_SECONDS		"ictmon_ingest_seconds"
 
 /* Problems listed in a 403's details: enough to fix a feed, never a huge reply. */
 #define FORBIDDEN_LISTED	100
@@ -190,6 +191,8 @@ ingest_metrics_describe(struct metrics *m)
 	    "Records written by ingest batches, by kind and what happened to them.");
 	metrics_describe(m, METRIC_BATCHES, METRIC_COUNTER,
 	    "Ingest batches answered, by kind and HTTP status.");
+	metrics_describe(m, METRIC_SECONDS, METRIC_HISTOGRAM,
+	    "How long ingest batches took from the body read to the answer, by kind.");
 }
 
 static double
@@ -2104,6 +2107,9 @@ finish(struct ingest *ing)
 		snprintf(labels, sizeof(labels), "kind=\"%s\",status=\"%d\"",
 		    ingest_kind_name(ing->kind), ing->status);
 		metrics_count(ing->metrics, METRIC_BATCHES, labels, 1);
+		snprintf(labels, sizeof(labels), "kind=\"%s\"", ingest_kind_name(ing->kind));
+		metrics_observe(ing->metrics, METRIC_SECONDS, labels,
+		    elapsed_ms(&ing->started) / 1000.0);
 	}
 	log_info("ingest", "rid=%s kind=%s agency=%s status=%d%s batch=%lld records=%lld "
 	    "inserted=%lld updated=%lld unchanged=%lld compiled=%lld awards=%lld "
