@@ -174,7 +174,8 @@ static bool
 submit(struct request *req, const char *sql, int n, const char *const *values,
     db_result_cb cb, void *arg)
 {
-	switch (db_query_scoped(req->daemon->db, request_scope(req), sql, n, values, cb, arg)) {
+	switch (db_query_scoped(req->daemon->db, request_scope(req), sql, n, values, cb,
+	    arg)) {
 	case DB_QUEUED:
 		return true;
 	case DB_UNAVAILABLE:

@@ -64,7 +64,8 @@ api_object_query(struct request *req, const struct api_object *kind, const char 
 	}
 	q->req = req;
 	q->kind = kind;
-	switch (db_query_scoped(req->daemon->db, request_scope(req), sql, n, values, on_object, q)) {
+	switch (db_query_scoped(req->daemon->db, request_scope(req), sql, n, values,
+	    on_object, q)) {
 	case DB_QUEUED:
 		return;
 	case DB_UNAVAILABLE:

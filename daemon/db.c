@@ -95,7 +95,7 @@ struct db_conn {
 	int			 backoff_ms;
 	size_t			 prep_next;
 	char			 fatal[256];	/* the server's last FATAL, why it left */
-	long long		 scope;		/* the session's ictmon.scope, or SCOPE_UNSET */
+	long long		 scope;		/* its ictmon.scope, or SCOPE_UNSET */
 	struct db_request	*scoping;	/* waiting for its scope to be set */
 
 	/* the statement in flight */

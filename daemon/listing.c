@@ -380,7 +380,8 @@ out:
 void
 listing_query(struct listing *l, const char *sql, int n, const char *const *values)
 {
-	switch (db_query_scoped(l->req->daemon->db, request_scope(l->req), sql, n, values, on_page, l)) {
+	switch (db_query_scoped(l->req->daemon->db, request_scope(l->req), sql, n, values,
+	    on_page, l)) {
 	case DB_QUEUED:
 		return;
 	case DB_UNAVAILABLE:
