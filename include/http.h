@@ -23,7 +23,6 @@ struct request;
 
 typedef void	(*route_handler)(struct request *req);
 
-/* One row of the route table. `pattern` segments in braces capture: "/v1/feeds/{name}/run". */
 /*
  * Whose rows an agency token's statements see in the database (row-level security,
  * db.h): its own agency's, or every agency's for the routes that answer with
@@ -35,6 +34,7 @@ enum route_rows {
 	ROWS_ALL,
 };
 
+/* One row of the route table. `pattern` segments in braces capture: "/v1/feeds/{name}/run". */
 struct route {
 	unsigned	 methods;	/* EVHTTP_REQ_GET | ... */
 	const char	*pattern;
