@@ -4,6 +4,12 @@
  * reply goes out through here, with the house headers, an access log line and request
  * metrics. Handlers (api_*.c) decide what to answer, never how.
  */
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -774,6 +780,24 @@ framing_acceptable(struct evhttp_request *ev)
 	return lengths <= 1;
 }
 
+/*
+ * Replies go out as soon as they are written. With Nagle's algorithm on, the tail of a
+ * reply larger than a segment waits for the client's ACK of the segment before it,
+ * which the client delays (40 ms on Linux): every large page took 40 ms more.
+ */
+static void
+reply_without_delay(struct evhttp_request *ev)
+{
+	struct evhttp_connection	*evcon = evhttp_request_get_connection(ev);
+	struct bufferevent		*bev;
+	evutil_socket_t			 fd;
+	int				 on = 1;
+
+	if (evcon != NULL && (bev = evhttp_connection_get_bufferevent(evcon)) != NULL &&
+	    (fd = bufferevent_getfd(bev)) != -1)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 /* The path for the access log: capped, control bytes replaced. */
 static void
 copy_log_path(char *dst, const char *path)
@@ -811,6 +835,7 @@ on_request(struct evhttp_request *ev, void *arg)
 	    (unsigned)++srv->id_counter);
 	ctx->srv = srv;
 	ctx->method = evhttp_request_get_command(ev);
+	reply_without_delay(ev);
 	TAILQ_INSERT_TAIL(&srv->requests, ctx, entry);
 	srv->in_flight++;
 	if (srv->daemon != NULL && srv->daemon->metrics != NULL)
