@@ -190,18 +190,7 @@ submit(struct request *req, const char *sql, int n, const char *const *values,
 static bool
 result_usable(struct request *req, PGresult *res, const char *error)
 {
-	if (db_result_retryable(res)) {
-		if (res != NULL)
-			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
-		reply_unavailable(req);
-		return false;
-	}
-	if (!db_result_ok(res)) {
-		log_error("api", "rid=%s %s", req->id, db_result_error(res, error));
-		http_reply_error(req, 500, "the database failed the request", NULL);
-		return false;
-	}
-	return true;
+	return api_result_usable(req, res, error, "the database failed the request");
 }
 
 /* Row ids as PostgreSQL writes them: what a path's {id} must be. */

@@ -100,17 +100,8 @@ on_feeds(PGresult *res, const char *error, void *arg)
 	struct request	*req = listing->req;
 	json_t		*items = NULL, *feed;
 
-	if (db_result_retryable(res)) {
-		if (res != NULL)
-			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
-		reply_unavailable(req);
+	if (!api_result_usable(req, res, error, "cannot read the feeds"))
 		goto out;
-	}
-	if (!db_result_ok(res)) {
-		log_error("api", "rid=%s %s", req->id, db_result_error(res, error));
-		http_reply_error(req, 500, "cannot read the feeds", NULL);
-		goto out;
-	}
 	if (listing->one) {
 		if (PQntuples(res) == 0) {
 			http_reply_error(req, 404, "no such feed", NULL);

@@ -27,18 +27,9 @@ on_object(PGresult *res, const char *error, void *arg)
 	char			 msg[128];
 
 	free(q);
-	if (db_result_retryable(res)) {
-		if (res != NULL)
-			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
-		http_reply_unavailable(req, "the database is not available");
+	snprintf(msg, sizeof(msg), "cannot read the %s", kind->what);
+	if (!api_result_usable(req, res, error, msg))
 		return;
-	}
-	if (!db_result_ok(res)) {
-		log_error("api", "rid=%s %s", req->id, db_result_error(res, error));
-		snprintf(msg, sizeof(msg), "cannot read the %s", kind->what);
-		http_reply_error(req, 500, msg, NULL);
-		return;
-	}
 	if (PQntuples(res) == 0 || PQgetisnull(res, 0, col)) {
 		snprintf(msg, sizeof(msg), "no such %s", kind->what);
 		http_reply_error(req, 404, msg, NULL);

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "agency.h"
+#include "api.h"
 #include "config.h"
 #include "csvout.h"
 #include "daemon.h"
@@ -344,17 +345,8 @@ on_page(PGresult *res, const char *error, void *arg)
 	char		*cursor = NULL;
 	int		 rows, shown;
 
-	if (db_result_retryable(res)) {
-		if (res != NULL)
-			log_warn("api", "rid=%s %s", req->id, db_result_error(res, error));
-		http_reply_unavailable(req, "the database is not available");
+	if (!api_result_usable(req, res, error, "cannot read the list"))
 		goto out;
-	}
-	if (!db_result_ok(res)) {
-		log_error("api", "rid=%s %s", req->id, db_result_error(res, error));
-		http_reply_error(req, 500, "cannot read the list", NULL);
-		goto out;
-	}
 	rows = PQntuples(res);
 	shown = rows > l->limit ? (int)l->limit : rows;
 	if ((out = evbuffer_new()) == NULL ||

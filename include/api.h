@@ -5,10 +5,21 @@
 #define ICTMON_API_H
 
 #include <stddef.h>
+
+#include <libpq-fe.h>
+
 #include "http.h"
 
 extern const struct route	api_routes[];
 extern const size_t		api_nroutes;
+
+/*
+ * api_result.c: true when a statement's result is usable; else it has replied, 503
+ * with Retry-After when the failure may pass (db_result_retryable: `res` NULL
+ * included), 500 with `refusal` ("cannot read the list") otherwise.
+ */
+bool	api_result_usable(struct request *req, const PGresult *res, const char *error,
+	    const char *refusal);
 
 /*
  * api_object.c: routes whose reply is one JSON object PostgreSQL builds in one
